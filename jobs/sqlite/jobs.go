@@ -1,0 +1,488 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"omtx/jobs"
+)
+
+const jobColumns = `id, user_id, type, batch_id, idx, model, model_version, name, input, content_key,
+	status, attempt, max_attempts, available_at, lease_owner, lease_expires_at, cancel_requested,
+	error, result, reused_from, created_at, started_at, finished_at, updated_at,
+	n_total, n_pending, n_running, n_completed, n_failed, n_cancelled, finalize_state, finalized_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanJob reads a row of jobColumns. Batch fields are filled for parents.
+func scanJob(row scanner) (*jobs.Batch, error) {
+	var (
+		b                                          jobs.Batch
+		j                                          = &b.Job
+		typ, status, finalize                      string
+		avail, expires, created, started, fin, upd int64
+		finalized                                  int64
+		cancel                                     int
+		input, result                              []byte
+		total, pending, running, completed, failed int
+		cancelled                                  int
+	)
+	err := row.Scan(&j.ID, &j.UserID, &typ, &j.BatchID, &j.Index, &j.Model, &j.ModelVersion, &j.Name, &input, &j.ContentKey,
+		&status, &j.Attempt, &j.MaxAttempts, &avail, new(string), &expires, &cancel,
+		&j.Error, &result, &j.ReusedFrom, &created, &started, &fin, &upd,
+		&total, &pending, &running, &completed, &failed, &cancelled, &finalize, &finalized)
+	if err != nil {
+		return nil, err
+	}
+	j.Type, j.Status = jobs.Type(typ), jobs.Status(status)
+	j.Input, j.Result = input, result
+	j.AvailableAt, j.CreatedAt, j.StartedAt, j.FinishedAt, j.UpdatedAt = toTime(avail), toTime(created), toTime(started), toTime(fin), toTime(upd)
+	j.CancelRequested = cancel != 0
+	if j.Type == jobs.TypeBatchParent {
+		b.Progress = jobs.Progress{Total: total, Pending: pending, Running: running, Completed: completed, Failed: failed, Cancelled: cancelled}
+		b.Finalize = jobs.FinalizeState(finalize)
+		b.FinalizedAt = toTime(finalized)
+	}
+	return &b, nil
+}
+
+// scanLease reads the lease of the job just scanned; used where it matters.
+func (s *Store) loadJob(ctx context.Context, q querier, where string, args ...any) (*jobs.Batch, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where, args...)
+	b, err := scanJob(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, jobs.Errorf(jobs.ErrNotFound, "not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func newID() string { return uuid.NewString() }
+
+// Submit implements jobs.Store.
+func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, error) {
+	if err := sub.Validate(); err != nil {
+		return nil, err
+	}
+	if sub.IsBatch() && len(sub.Children) == 0 {
+		return nil, jobs.FieldError("ligands", "a batch needs at least one ligand")
+	}
+	if sub.MaxAttempts == 0 {
+		sub.MaxAttempts = jobs.DefaultMaxAttempts
+	}
+	now := s.now()
+	id := newID()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if !sub.IsBatch() {
+			return s.submitIndividual(ctx, tx, id, sub, now)
+		}
+		return s.submitBatch(ctx, tx, id, sub, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("submit: %w", err)
+	}
+	b, err := s.loadJob(ctx, s.read, `id = ? AND user_id = ?`, id, sub.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("submit: read back %s: %w", id, err)
+	}
+	return &b.Job, nil
+}
+
+const insertJob = `INSERT INTO jobs (id, user_id, type, batch_id, idx, model, model_version, name, input, content_key,
+	status, max_attempts, available_at, result, reused_from, created_at, finished_at, updated_at, n_total, n_pending)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// cached looks up a completed result of identical work by the same user.
+func cached(ctx context.Context, stmt *sql.Stmt, userID, key string) (jobID string, result []byte, ok bool, err error) {
+	if key == "" {
+		return "", nil, false, nil
+	}
+	err = stmt.QueryRowContext(ctx, userID, key).Scan(&jobID, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	return jobID, result, err == nil, err
+}
+
+const cacheQuery = `SELECT j.id, j.result FROM results_cache c JOIN jobs j ON j.id = c.job_id
+	WHERE c.user_id = ? AND c.content_key = ? AND j.status = 'completed'`
+
+func (s *Store) submitIndividual(ctx context.Context, tx *sql.Tx, id string, sub jobs.Submission, now int64) error {
+	lookup, err := tx.PrepareContext(ctx, cacheQuery)
+	if err != nil {
+		return err
+	}
+	defer lookup.Close()
+	from, result, hit, err := cached(ctx, lookup, sub.UserID, sub.ContentKey)
+	if err != nil {
+		return err
+	}
+	status, finished := jobs.StatusPending, int64(0)
+	if hit {
+		status, finished = jobs.StatusCompleted, now
+	}
+	_, err = tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeIndividual, "", 0, sub.Model, sub.ModelVersion, sub.Name,
+		[]byte(sub.Input), sub.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0)
+	if err != nil {
+		return err
+	}
+	if !hit {
+		if err := addUserPending(ctx, tx, sub.UserID, 1); err != nil {
+			return err
+		}
+	}
+	return recordChange(ctx, tx, sub.UserID, id, "", jobs.TypeIndividual, status, now)
+}
+
+func (s *Store) submitBatch(ctx context.Context, tx *sql.Tx, id string, sub jobs.Submission, now int64) error {
+	n := len(sub.Children)
+	_, err := tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeBatchParent, id, 0, sub.Model, sub.ModelVersion, sub.Name,
+		[]byte(sub.Input), sub.ContentKey, jobs.StatusPending, sub.MaxAttempts, now, nil, "", now, 0, now, n, n)
+	if err != nil {
+		return err
+	}
+	insert, err := tx.PrepareContext(ctx, insertJob)
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
+	lookup, err := tx.PrepareContext(ctx, cacheQuery)
+	if err != nil {
+		return err
+	}
+	defer lookup.Close()
+	reused := 0
+	for i, c := range sub.Children {
+		if len(c.Input) > 0 && !json.Valid(c.Input) {
+			return jobs.FieldError("ligands", "row %d (%s): input is not valid JSON", i+1, c.Name)
+		}
+		from, result, hit, err := cached(ctx, lookup, sub.UserID, c.ContentKey)
+		if err != nil {
+			return err
+		}
+		status, finished := jobs.StatusPending, int64(0)
+		if hit {
+			status, finished = jobs.StatusCompleted, now
+			reused++
+		}
+		_, err = insert.ExecContext(ctx, newID(), sub.UserID, jobs.TypeBatchChild, id, i, sub.Model, sub.ModelVersion, c.Name,
+			[]byte(c.Input), c.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0)
+		if err != nil {
+			return fmt.Errorf("child %d: %w", i, err)
+		}
+	}
+	if err := addUserPending(ctx, tx, sub.UserID, n-reused); err != nil {
+		return err
+	}
+	if err := recordChange(ctx, tx, sub.UserID, id, id, jobs.TypeBatchParent, jobs.StatusPending, now); err != nil {
+		return err
+	}
+	if reused > 0 {
+		return s.moveChildren(ctx, tx, id, jobs.StatusPending, jobs.StatusCompleted, reused, now)
+	}
+	return nil
+}
+
+// addUserPending keeps the count of a user's pending jobs that the lease
+// scheduler uses to find users with work.
+func addUserPending(ctx context.Context, q querier, userID string, delta int) error {
+	if delta == 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO queue_users (user_id, pending) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET pending = pending + excluded.pending`, userID, delta)
+	return err
+}
+
+func recordChange(ctx context.Context, q querier, userID, jobID, batchID string, typ jobs.Type, status jobs.Status, now int64) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO changes (user_id, job_id, batch_id, type, status, at) VALUES (?, ?, ?, ?, ?, ?)`,
+		userID, jobID, batchID, typ, status, now)
+	return err
+}
+
+// moveChildren records that n children of a batch went from one status to
+// another: it updates the parent's counters and milestones, and when no
+// child is left pending or running it sets the batch's final status and
+// makes its finalize task pending. Writes serialize, so this happens
+// exactly once per batch.
+func (s *Store) moveChildren(ctx context.Context, tx *sql.Tx, batchID string, from, to jobs.Status, n int, now int64) error {
+	if n == 0 {
+		return nil
+	}
+	p, err := s.loadJob(ctx, tx, `id = ? AND type = 'BATCH_PARENT'`, batchID)
+	if err != nil {
+		return fmt.Errorf("batch %s: %w", batchID, err)
+	}
+	before := p.Progress
+	after := before
+	after.Move(from, to, n)
+	status, started, finished, finalize := p.Status, fromTime(p.StartedAt), int64(0), p.Finalize
+	if status == jobs.StatusPending && to == jobs.StatusRunning {
+		status, started = jobs.StatusRunning, now
+	}
+	if after.Pending+after.Running == 0 && !p.Status.Final() {
+		status, finished, finalize = jobs.FinalStatus(after, p.CancelRequested), now, jobs.FinalizePending
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE jobs SET n_pending = ?, n_running = ?, n_completed = ?, n_failed = ?, n_cancelled = ?,
+		status = ?, started_at = ?, finished_at = CASE WHEN ? > 0 THEN ? ELSE finished_at END, finalize_state = ?, updated_at = ?
+		WHERE id = ?`,
+		after.Pending, after.Running, after.Completed, after.Failed, after.Cancelled,
+		status, started, finished, finished, finalize, now, batchID)
+	if err != nil {
+		return err
+	}
+	for _, m := range jobs.CrossedMilestones(before, after) {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO milestones (batch_id, percent, at) VALUES (?, ?, ?)`, batchID, m, now); err != nil {
+			return err
+		}
+	}
+	if status != p.Status {
+		return recordChange(ctx, tx, p.UserID, batchID, batchID, jobs.TypeBatchParent, status, now)
+	}
+	return nil
+}
+
+// JobGet implements jobs.Store.
+func (s *Store) JobGet(ctx context.Context, userID, jobID string) (*jobs.Job, error) {
+	b, err := s.loadJob(ctx, s.read, `id = ? AND user_id = ?`, jobID, userID)
+	if err != nil {
+		return nil, notFound(err, "job", jobID)
+	}
+	return &b.Job, nil
+}
+
+// BatchGet implements jobs.Store.
+func (s *Store) BatchGet(ctx context.Context, userID, batchID string) (*jobs.Batch, error) {
+	b, err := s.loadJob(ctx, s.read, `id = ? AND user_id = ? AND type = 'BATCH_PARENT'`, batchID, userID)
+	if err != nil {
+		return nil, notFound(err, "batch", batchID)
+	}
+	if err := s.loadMilestones(ctx, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (s *Store) loadMilestones(ctx context.Context, b *jobs.Batch) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT percent, at FROM milestones WHERE batch_id = ? ORDER BY percent`, b.ID)
+	if err != nil {
+		return fmt.Errorf("milestones of %s: %w", b.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m jobs.Milestone
+		var at int64
+		if err := rows.Scan(&m.Percent, &at); err != nil {
+			return err
+		}
+		m.At = toTime(at)
+		b.Milestones = append(b.Milestones, m)
+	}
+	return rows.Err()
+}
+
+func notFound(err error, what, id string) error {
+	if jobs.IsCode(err, jobs.ErrNotFound) {
+		return jobs.Errorf(jobs.ErrNotFound, "%s %s not found", what, id)
+	}
+	return fmt.Errorf("get %s %s: %w", what, id, err)
+}
+
+func limit(n, def, max int) int {
+	switch {
+	case n <= 0:
+		return def
+	case n > max:
+		return max
+	}
+	return n
+}
+
+// JobList implements jobs.Store.
+func (s *Store) JobList(ctx context.Context, f jobs.JobFilter) ([]*jobs.Job, error) {
+	if f.UserID == "" {
+		return nil, jobs.FieldError("user", "is required")
+	}
+	where, args := []string{"user_id = ?"}, []any{f.UserID}
+	order := "created_at DESC, rowid DESC"
+	if f.BatchID != "" {
+		where, args = append(where, "batch_id = ?", "type = 'BATCH_CHILD'"), append(args, f.BatchID)
+		order = "idx"
+	}
+	if f.Type != "" {
+		where, args = append(where, "type = ?"), append(args, f.Type)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	args = append(args, limit(f.Limit, 100, 1000), max(f.Offset, 0))
+	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*jobs.Job
+	for rows.Next() {
+		b, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		out = append(out, &b.Job)
+	}
+	return out, rows.Err()
+}
+
+// BatchList implements jobs.Store.
+func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batch, error) {
+	if f.UserID == "" {
+		return nil, jobs.FieldError("user", "is required")
+	}
+	where, args := "user_id = ? AND type = 'BATCH_PARENT'", []any{f.UserID}
+	if f.Status != "" {
+		where, args = where+" AND status = ?", append(args, f.Status)
+	}
+	args = append(args, limit(f.Limit, 50, 500), max(f.Offset, 0))
+	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where+
+		` ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	var out []*jobs.Batch
+	for rows.Next() {
+		b, err := scanJob(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list batches: %w", err)
+		}
+		out = append(out, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	for _, b := range out {
+		if err := s.loadMilestones(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// JobCancel implements jobs.Store.
+func (s *Store) JobCancel(ctx context.Context, userID, jobID string) (*jobs.Job, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		b, err := s.loadJob(ctx, tx, `id = ? AND user_id = ? AND type != 'BATCH_PARENT'`, jobID, userID)
+		if err != nil {
+			return notFound(err, "job", jobID)
+		}
+		return s.cancelJob(ctx, tx, &b.Job, s.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.JobGet(ctx, userID, jobID)
+}
+
+// cancelJob cancels a pending job at once and asks a running one to stop.
+func (s *Store) cancelJob(ctx context.Context, tx *sql.Tx, j *jobs.Job, now int64) error {
+	switch j.Status {
+	case jobs.StatusRunning:
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?`, now, j.ID)
+		return err
+	case jobs.StatusPending:
+		return s.setStatus(ctx, tx, j, jobs.StatusCancelled, now, "")
+	}
+	return jobs.CheckTransition(j.ID, j.Status, jobs.StatusCancelled)
+}
+
+// setStatus moves one job out of pending or running (not to running: see
+// JobLease), clearing its lease, and keeps the parent's counts and the
+// user's queue in step.
+func (s *Store) setStatus(ctx context.Context, tx *sql.Tx, j *jobs.Job, to jobs.Status, now int64, errMsg string) error {
+	if err := jobs.CheckTransition(j.ID, j.Status, to); err != nil {
+		return err
+	}
+	finished := int64(0)
+	if to.Final() {
+		finished = now
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = ?, lease_owner = '', lease_expires_at = 0, cancel_requested = 0,
+		finished_at = ?, error = CASE WHEN ? != '' THEN ? ELSE error END, updated_at = ? WHERE id = ?`,
+		to, finished, errMsg, errMsg, now, j.ID)
+	if err != nil {
+		return err
+	}
+	if j.Status == jobs.StatusPending {
+		if err := addUserPending(ctx, tx, j.UserID, -1); err != nil {
+			return err
+		}
+	}
+	if to == jobs.StatusPending {
+		if err := addUserPending(ctx, tx, j.UserID, 1); err != nil {
+			return err
+		}
+	}
+	if err := recordChange(ctx, tx, j.UserID, j.ID, j.BatchID, j.Type, to, now); err != nil {
+		return err
+	}
+	if j.Type == jobs.TypeBatchChild {
+		return s.moveChildren(ctx, tx, j.BatchID, j.Status, to, 1, now)
+	}
+	return nil
+}
+
+// BatchCancel implements jobs.Store.
+func (s *Store) BatchCancel(ctx context.Context, userID, batchID string) (*jobs.Batch, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		p, err := s.loadJob(ctx, tx, `id = ? AND user_id = ? AND type = 'BATCH_PARENT'`, batchID, userID)
+		if err != nil {
+			return notFound(err, "batch", batchID)
+		}
+		if p.Status.Final() {
+			return jobs.Errorf(jobs.ErrConflict, "batch %s is already %s", batchID, p.Status)
+		}
+		now := s.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?`, now, batchID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1, updated_at = ?
+			WHERE batch_id = ? AND type = 'BATCH_CHILD' AND status = 'running'`, now, batchID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'cancelled', finished_at = ?, updated_at = ?
+			WHERE batch_id = ? AND type = 'BATCH_CHILD' AND status = 'pending'`, now, now, batchID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if err := addUserPending(ctx, tx, userID, -int(n)); err != nil {
+			return err
+		}
+		if err := recordChange(ctx, tx, userID, batchID, batchID, jobs.TypeBatchParent, p.Status, now); err != nil {
+			return err
+		}
+		return s.moveChildren(ctx, tx, batchID, jobs.StatusPending, jobs.StatusCancelled, int(n), now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.BatchGet(ctx, userID, batchID)
+}
