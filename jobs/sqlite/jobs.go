@@ -86,7 +86,7 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 	}
 	now := s.now()
 	id := newID()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		if !sub.IsBatch() {
 			return s.submitIndividual(ctx, tx, id, sub, now)
 		}
@@ -107,11 +107,11 @@ const insertJob = `INSERT INTO jobs (id, user_id, type, batch_id, idx, model, mo
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // cached looks up a completed result of identical work by the same user.
-func cached(ctx context.Context, stmt *sql.Stmt, userID, key string) (jobID string, result []byte, ok bool, err error) {
+func cached(ctx context.Context, q querier, userID, key string) (jobID string, result []byte, ok bool, err error) {
 	if key == "" {
 		return "", nil, false, nil
 	}
-	err = stmt.QueryRowContext(ctx, userID, key).Scan(&jobID, &result)
+	err = q.QueryRowContext(ctx, cacheQuery, userID, key).Scan(&jobID, &result)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, false, nil
 	}
@@ -121,13 +121,8 @@ func cached(ctx context.Context, stmt *sql.Stmt, userID, key string) (jobID stri
 const cacheQuery = `SELECT j.id, j.result FROM results_cache c JOIN jobs j ON j.id = c.job_id
 	WHERE c.user_id = ? AND c.content_key = ? AND j.status = 'completed'`
 
-func (s *Store) submitIndividual(ctx context.Context, tx *sql.Tx, id string, sub jobs.Submission, now int64) error {
-	lookup, err := tx.PrepareContext(ctx, cacheQuery)
-	if err != nil {
-		return err
-	}
-	defer lookup.Close()
-	from, result, hit, err := cached(ctx, lookup, sub.UserID, sub.ContentKey)
+func (s *Store) submitIndividual(ctx context.Context, tx *wtx, id string, sub jobs.Submission, now int64) error {
+	from, result, hit, err := cached(ctx, tx, sub.UserID, sub.ContentKey)
 	if err != nil {
 		return err
 	}
@@ -148,29 +143,19 @@ func (s *Store) submitIndividual(ctx context.Context, tx *sql.Tx, id string, sub
 	return recordChange(ctx, tx, sub.UserID, id, "", jobs.TypeIndividual, status, now)
 }
 
-func (s *Store) submitBatch(ctx context.Context, tx *sql.Tx, id string, sub jobs.Submission, now int64) error {
+func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Submission, now int64) error {
 	n := len(sub.Children)
 	_, err := tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeBatchParent, id, 0, sub.Model, sub.ModelVersion, sub.Name,
 		[]byte(sub.Input), sub.ContentKey, jobs.StatusPending, sub.MaxAttempts, now, nil, "", now, 0, now, n, n)
 	if err != nil {
 		return err
 	}
-	insert, err := tx.PrepareContext(ctx, insertJob)
-	if err != nil {
-		return err
-	}
-	defer insert.Close()
-	lookup, err := tx.PrepareContext(ctx, cacheQuery)
-	if err != nil {
-		return err
-	}
-	defer lookup.Close()
 	reused := 0
 	for i, c := range sub.Children {
 		if len(c.Input) > 0 && !json.Valid(c.Input) {
 			return jobs.FieldError("ligands", "row %d (%s): input is not valid JSON", i+1, c.Name)
 		}
-		from, result, hit, err := cached(ctx, lookup, sub.UserID, c.ContentKey)
+		from, result, hit, err := cached(ctx, tx, sub.UserID, c.ContentKey)
 		if err != nil {
 			return err
 		}
@@ -179,7 +164,7 @@ func (s *Store) submitBatch(ctx context.Context, tx *sql.Tx, id string, sub jobs
 			status, finished = jobs.StatusCompleted, now
 			reused++
 		}
-		_, err = insert.ExecContext(ctx, newID(), sub.UserID, jobs.TypeBatchChild, id, i, sub.Model, sub.ModelVersion, c.Name,
+		_, err = tx.ExecContext(ctx, insertJob, newID(), sub.UserID, jobs.TypeBatchChild, id, i, sub.Model, sub.ModelVersion, c.Name,
 			[]byte(c.Input), c.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0)
 		if err != nil {
 			return fmt.Errorf("child %d: %w", i, err)
@@ -219,7 +204,7 @@ func recordChange(ctx context.Context, q querier, userID, jobID, batchID string,
 // child is left pending or running it sets the batch's final status and
 // makes its finalize task pending. Writes serialize, so this happens
 // exactly once per batch.
-func (s *Store) moveChildren(ctx context.Context, tx *sql.Tx, batchID string, from, to jobs.Status, n int, now int64) error {
+func (s *Store) moveChildren(ctx context.Context, tx *wtx, batchID string, from, to jobs.Status, n int, now int64) error {
 	if n == 0 {
 		return nil
 	}
@@ -385,7 +370,7 @@ func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batc
 
 // JobCancel implements jobs.Store.
 func (s *Store) JobCancel(ctx context.Context, userID, jobID string) (*jobs.Job, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		b, err := s.loadJob(ctx, tx, `id = ? AND user_id = ? AND type != 'BATCH_PARENT'`, jobID, userID)
 		if err != nil {
 			return notFound(err, "job", jobID)
@@ -399,7 +384,7 @@ func (s *Store) JobCancel(ctx context.Context, userID, jobID string) (*jobs.Job,
 }
 
 // cancelJob cancels a pending job at once and asks a running one to stop.
-func (s *Store) cancelJob(ctx context.Context, tx *sql.Tx, j *jobs.Job, now int64) error {
+func (s *Store) cancelJob(ctx context.Context, tx *wtx, j *jobs.Job, now int64) error {
 	switch j.Status {
 	case jobs.StatusRunning:
 		_, err := tx.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?`, now, j.ID)
@@ -413,7 +398,7 @@ func (s *Store) cancelJob(ctx context.Context, tx *sql.Tx, j *jobs.Job, now int6
 // setStatus moves one job out of pending or running (not to running: see
 // JobLease), clearing its lease, and keeps the parent's counts and the
 // user's queue in step.
-func (s *Store) setStatus(ctx context.Context, tx *sql.Tx, j *jobs.Job, to jobs.Status, now int64, errMsg string) error {
+func (s *Store) setStatus(ctx context.Context, tx *wtx, j *jobs.Job, to jobs.Status, now int64, errMsg string) error {
 	if err := jobs.CheckTransition(j.ID, j.Status, to); err != nil {
 		return err
 	}
@@ -448,7 +433,7 @@ func (s *Store) setStatus(ctx context.Context, tx *sql.Tx, j *jobs.Job, to jobs.
 
 // BatchCancel implements jobs.Store.
 func (s *Store) BatchCancel(ctx context.Context, userID, batchID string) (*jobs.Batch, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		p, err := s.loadJob(ctx, tx, `id = ? AND user_id = ? AND type = 'BATCH_PARENT'`, batchID, userID)
 		if err != nil {
 			return notFound(err, "batch", batchID)

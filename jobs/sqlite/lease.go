@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -24,7 +23,7 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 		return nil, jobs.FieldError("ttl", "must be positive")
 	}
 	var leased *jobs.Job
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		now := s.now()
 		expires := now + p.TTL.Nanoseconds()
 		if p.Finalize {
@@ -46,17 +45,12 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 		if len(p.Models) == 0 {
 			return jobs.Errorf(jobs.ErrNoWork, "no work")
 		}
-		lookup, err := tx.PrepareContext(ctx, cacheQuery)
-		if err != nil {
-			return err
-		}
-		defer lookup.Close()
 		for {
 			j, err := s.pick(ctx, tx, p.Models, now)
 			if err != nil {
 				return err
 			}
-			from, result, hit, err := cached(ctx, lookup, j.UserID, j.ContentKey)
+			from, result, hit, err := cached(ctx, tx, j.UserID, j.ContentKey)
 			if err != nil {
 				return err
 			}
@@ -118,14 +112,14 @@ func (s *Store) withLease(ctx context.Context, q querier, id string) (*jobs.Job,
 	return &b.Job, nil
 }
 
-func nextLeaseSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+func nextLeaseSeq(ctx context.Context, tx *wtx) (int64, error) {
 	var seq int64
 	err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'lease_seq' RETURNING value`).Scan(&seq)
 	return seq, err
 }
 
 // pick chooses the next pending job for the given models, fairly.
-func (s *Store) pick(ctx context.Context, tx *sql.Tx, models []string, now int64) (*jobs.Job, error) {
+func (s *Store) pick(ctx context.Context, tx *wtx, models []string, now int64) (*jobs.Job, error) {
 	modelArgs := make([]any, len(models))
 	for i, m := range models {
 		modelArgs[i] = m
@@ -183,7 +177,7 @@ func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]
 
 // completeFromCache completes a pending job with the result of identical
 // work that already completed.
-func (s *Store) completeFromCache(ctx context.Context, tx *sql.Tx, j *jobs.Job, from string, result []byte, now int64) error {
+func (s *Store) completeFromCache(ctx context.Context, tx *wtx, j *jobs.Job, from string, result []byte, now int64) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET result = ?, reused_from = ? WHERE id = ?`, result, from, j.ID); err != nil {
 		return err
 	}
@@ -193,7 +187,7 @@ func (s *Store) completeFromCache(ctx context.Context, tx *sql.Tx, j *jobs.Job, 
 // holding loads the job of a lease and checks that the lease still holds:
 // same owner, same attempt, the job (or finalize task) still leased, and
 // not expired.
-func (s *Store) holding(ctx context.Context, tx *sql.Tx, l jobs.Lease, now int64) (*jobs.Batch, error) {
+func (s *Store) holding(ctx context.Context, tx *wtx, l jobs.Lease, now int64) (*jobs.Batch, error) {
 	b, err := s.loadJob(ctx, tx, `id = ?`, l.JobID)
 	if err != nil {
 		return nil, jobs.Errorf(jobs.ErrLeaseLost, "job %s: lease lost: job not found", l.JobID)
@@ -223,7 +217,7 @@ func (s *Store) JobHeartbeat(ctx context.Context, l jobs.Lease, ttl time.Duratio
 	}
 	var out jobs.Lease
 	var cancelled bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		now := s.now()
 		b, err := s.holding(ctx, tx, l, now)
 		if err != nil {
@@ -249,7 +243,7 @@ func (s *Store) JobHeartbeat(ctx context.Context, l jobs.Lease, ttl time.Duratio
 
 // JobComplete implements jobs.Store.
 func (s *Store) JobComplete(ctx context.Context, l jobs.Lease, result json.RawMessage) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		now := s.now()
 		b, err := s.holding(ctx, tx, l, now)
 		if err != nil {
@@ -278,7 +272,7 @@ func (s *Store) JobComplete(ctx context.Context, l jobs.Lease, result json.RawMe
 
 // JobFail implements jobs.Store.
 func (s *Store) JobFail(ctx context.Context, l jobs.Lease, f jobs.Failure) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		now := s.now()
 		b, err := s.holding(ctx, tx, l, now)
 		if err != nil {
@@ -291,7 +285,7 @@ func (s *Store) JobFail(ctx context.Context, l jobs.Lease, f jobs.Failure) error
 // failAttempt ends a leased attempt that did not succeed: back to pending
 // after a backoff when it may be retried and attempts remain, failed for
 // good otherwise. A finalize task is retried the same way.
-func (s *Store) failAttempt(ctx context.Context, tx *sql.Tx, b *jobs.Batch, f jobs.Failure, now int64) error {
+func (s *Store) failAttempt(ctx context.Context, tx *wtx, b *jobs.Batch, f jobs.Failure, now int64) error {
 	retry := f.Retryable && b.Attempt < b.MaxAttempts
 	msg := f.Error
 	if f.Retryable && !retry {
@@ -322,7 +316,7 @@ func (s *Store) failAttempt(ctx context.Context, tx *sql.Tx, b *jobs.Batch, f jo
 // JobRescue implements jobs.Store.
 func (s *Store) JobRescue(ctx context.Context) (jobs.Rescued, error) {
 	var r jobs.Rescued
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		r = jobs.Rescued{}
 		now := s.now()
 		var expired []*jobs.Batch

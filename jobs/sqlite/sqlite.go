@@ -26,17 +26,22 @@ var migrations embed.FS
 
 // Store is a jobs.Store in one SQLite database file.
 type Store struct {
-	// write has a single connection: writes serialize here instead of
-	// contending for SQLite's lock. Other processes on the same file wait
-	// on busy_timeout.
-	write *sql.DB
-	read  *sql.DB
-	cfg   jobs.Config
+	// Write transactions serialize on writeMu instead of contending for
+	// SQLite's lock; other processes on the same file wait on busy_timeout.
+	// The write pool keeps two connections so that a statement can be
+	// prepared (once, then cached) while a transaction holds the other.
+	writeMu sync.Mutex
+	write   *sql.DB
+	read    *sql.DB
+	cfg     jobs.Config
 	// poll is how often Watch looks for changes written by other processes.
 	poll time.Duration
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after each commit
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared on the write connection
 }
 
 var _ jobs.Store = (*Store)(nil)
@@ -64,8 +69,9 @@ func Open(ctx context.Context, path string, cfg jobs.Config, opts Options) (*Sto
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	write.SetMaxOpenConns(1)
-	s := &Store{write: write, cfg: cfg.WithDefaults(), poll: opts.WatchPoll, changed: make(chan struct{})}
+	write.SetMaxOpenConns(2)
+	write.SetMaxIdleConns(2)
+	s := &Store{write: write, cfg: cfg.WithDefaults(), poll: opts.WatchPoll, changed: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
 	if s.poll <= 0 {
 		s.poll = 250 * time.Millisecond
 	}
@@ -109,7 +115,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", version, err)
 		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
+		err = s.tx(ctx, func(tx *wtx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
@@ -130,13 +136,61 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// wtx is a write transaction whose statements are prepared once per
+// Store and reused: parsing SQL was most of the cost of a lease.
+type wtx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	t.s.stmtMu.Lock()
+	defer t.s.stmtMu.Unlock()
+	st, ok := t.s.stmts[query]
+	if !ok {
+		var err error
+		if st, err = t.s.write.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		t.s.stmts[query] = st
+	}
+	return t.tx.StmtContext(ctx, st), nil
+}
+
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		// Let the caller see the error through Scan, as database/sql does.
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // tx runs fn in a write transaction and wakes watchers after it commits.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(*wtx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(&wtx{tx: tx, s: s}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"omtx/jobs/storetest"
 )
 
-func openStore(t *testing.T, clock jobs.Clock) jobs.Store {
+func openStore(t testing.TB, clock jobs.Clock) jobs.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "jobs.db"), jobs.Config{Clock: clock}, sqlite.Options{})
 	if err != nil {
@@ -20,5 +20,5 @@ func openStore(t *testing.T, clock jobs.Clock) jobs.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, openStore, storetest.Options{})
+	storetest.Run(t, func(t *testing.T, c jobs.Clock) jobs.Store { return openStore(t, c) }, storetest.Options{})
 }
