@@ -36,6 +36,10 @@ type Store interface {
 	// BATCH_PARENT job), fairly across users and batches. It answers
 	// ErrNoWork when there is nothing to do.
 	JobLease(ctx context.Context, p LeaseParams) (*Job, error)
+	// JobLeaseSiblings leases up to n more pending children of the batch of
+	// a child the worker already holds, for engines that run many inputs in
+	// one process. It may return fewer, or none.
+	JobLeaseSiblings(ctx context.Context, p LeaseParams, held Lease, n int) ([]*Job, error)
 	// JobHeartbeat extends a lease by ttl. ErrLeaseLost: the lease expired
 	// or was taken over; ErrCancelled: the job was cancelled. In both cases
 	// the worker stops and writes nothing.
@@ -55,6 +59,8 @@ type Store interface {
 	// closes when ctx is done or the store fails.
 	Watch(ctx context.Context, userID string, since int64) (<-chan Change, error)
 
+	// Ping checks that the store answers (readiness).
+	Ping(ctx context.Context) error
 	Close() error
 }
 

@@ -60,29 +60,8 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 				}
 				continue
 			}
-			seq, err := nextLeaseSeq(ctx, tx)
-			if err != nil {
+			if err := s.leaseJob(ctx, tx, j, p.Owner, expires, now); err != nil {
 				return err
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?,
-				started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END, updated_at = ? WHERE id = ? AND status = 'pending'`,
-				p.Owner, expires, now, now, j.ID)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_users SET pending = pending - 1, last_leased_seq = ? WHERE user_id = ?`, seq, j.UserID); err != nil {
-				return err
-			}
-			if err := recordChange(ctx, tx, j.UserID, j.ID, j.BatchID, j.Type, jobs.StatusRunning, now); err != nil {
-				return err
-			}
-			if j.Type == jobs.TypeBatchChild {
-				if _, err := tx.ExecContext(ctx, `UPDATE jobs SET last_leased_seq = ? WHERE id = ?`, seq, j.BatchID); err != nil {
-					return err
-				}
-				if err := s.moveChildren(ctx, tx, j.BatchID, jobs.StatusPending, jobs.StatusRunning, 1, now); err != nil {
-					return err
-				}
 			}
 			leased, err = s.withLease(ctx, tx, j.ID)
 			return err
@@ -95,6 +74,93 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 		return nil, fmt.Errorf("lease: %w", err)
 	}
 	return leased, nil
+}
+
+// leaseJob hands a pending job to owner until expires.
+func (s *Store) leaseJob(ctx context.Context, tx *wtx, j *jobs.Job, owner string, expires, now int64) error {
+	if err := jobs.CheckTransition(j.ID, j.Status, jobs.StatusRunning); err != nil {
+		return err
+	}
+	seq, err := nextLeaseSeq(ctx, tx)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?,
+		started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END, updated_at = ? WHERE id = ? AND status = 'pending'`,
+		owner, expires, now, now, j.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE queue_users SET pending = pending - 1, last_leased_seq = ? WHERE user_id = ?`, seq, j.UserID); err != nil {
+		return err
+	}
+	if err := recordChange(ctx, tx, j.UserID, j.ID, j.BatchID, j.Type, jobs.StatusRunning, now); err != nil {
+		return err
+	}
+	if j.Type == jobs.TypeBatchChild {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET last_leased_seq = ? WHERE id = ?`, seq, j.BatchID); err != nil {
+			return err
+		}
+		if err := s.moveChildren(ctx, tx, j.BatchID, jobs.StatusPending, jobs.StatusRunning, 1, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JobLeaseSiblings implements jobs.Store.
+func (s *Store) JobLeaseSiblings(ctx context.Context, p jobs.LeaseParams, held jobs.Lease, n int) ([]*jobs.Job, error) {
+	if p.Owner == "" || p.Owner != held.Owner {
+		return nil, jobs.FieldError("owner", "must be the holder of the lease")
+	}
+	if p.TTL <= 0 {
+		return nil, jobs.FieldError("ttl", "must be positive")
+	}
+	var out []*jobs.Job
+	err := s.tx(ctx, func(tx *wtx) error {
+		out = nil
+		now := s.now()
+		b, err := s.holding(ctx, tx, held, now)
+		if err != nil {
+			return err
+		}
+		if b.Type != jobs.TypeBatchChild {
+			return nil
+		}
+		for len(out) < n {
+			sib, err := s.loadJob(ctx, tx, `batch_id = ? AND type = 'BATCH_CHILD' AND status = 'pending' AND available_at <= ?
+				ORDER BY idx LIMIT 1`, b.BatchID, now)
+			if jobs.IsCode(err, jobs.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			from, result, hit, err := cached(ctx, tx, sib.UserID, sib.ContentKey)
+			if err != nil {
+				return err
+			}
+			if hit {
+				if err := s.completeFromCache(ctx, tx, &sib.Job, from, result, now); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.leaseJob(ctx, tx, &sib.Job, p.Owner, now+p.TTL.Nanoseconds(), now); err != nil {
+				return err
+			}
+			j, err := s.withLease(ctx, tx, sib.ID)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease siblings: %w", err)
+	}
+	return out, nil
 }
 
 // withLease reads a job back with its lease.

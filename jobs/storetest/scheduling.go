@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -289,5 +288,42 @@ func testListPaging(t *testing.T, h *harness) {
 	if err != nil || len(bs) != 2 || !bs[0].CreatedAt.After(bs[1].CreatedAt) {
 		t.Fatalf("newest batches first: %v", err)
 	}
-	_ = json.RawMessage(nil)
+}
+
+// A worker holding one child can take more of the same batch for an engine
+// that runs many inputs in one process; each is leased and ends on its own.
+func testLeaseSiblings(t *testing.T, h *harness) {
+	h.batch("alice", 5, "boltz2")
+	h.batch("alice", 2, "boltz2") // siblings never come from another batch
+	first := h.lease("gpu", "boltz2")
+	params := jobs.LeaseParams{Owner: "gpu", Models: []string{"boltz2"}, TTL: ttl}
+	more, err := h.store.JobLeaseSiblings(h.ctx, params, *first.Lease, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(more) != 3 {
+		t.Fatalf("leased %d siblings, want 3", len(more))
+	}
+	for i, j := range more {
+		if j.BatchID != first.BatchID || j.Status != jobs.StatusRunning || j.Lease == nil || j.Lease.Owner != "gpu" || j.Index != first.Index+1+i {
+			t.Fatalf("sibling %d: %+v", i, j)
+		}
+	}
+	wantProgress(t, h.getBatch("alice", first.BatchID), jobs.Progress{Total: 5, Pending: 1, Running: 4})
+	h.complete(more[1], `{}`)
+	if err := h.store.JobFail(h.ctx, *more[0].Lease, jobs.Failure{Error: "out of memory", Retryable: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Asking for more than is left gives what is left.
+	rest, err := h.store.JobLeaseSiblings(h.ctx, params, *first.Lease, 10)
+	if err != nil || len(rest) != 1 {
+		t.Fatalf("rest: %d, %v", len(rest), err)
+	}
+	// Only the holder of a lease may ask.
+	_, err = h.store.JobLeaseSiblings(h.ctx, jobs.LeaseParams{Owner: "thief", Models: []string{"boltz2"}, TTL: ttl}, *first.Lease, 1)
+	wantCode(t, "siblings by another owner", err, jobs.ErrInvalid)
+	stale := *first.Lease
+	stale.Attempt++
+	_, err = h.store.JobLeaseSiblings(h.ctx, params, stale, 1)
+	wantCode(t, "siblings with a stale lease", err, jobs.ErrLeaseLost)
 }

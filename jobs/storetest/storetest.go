@@ -56,6 +56,7 @@ func Run(t *testing.T, open Open, opts Options) {
 		{"FairAcrossBatches", testFairAcrossBatches},
 		{"IndividualBeforeChildren", testIndividualBeforeChildren},
 		{"LeaseByModel", testLeaseByModel},
+		{"LeaseSiblings", testLeaseSiblings},
 		{"DedupAtSubmit", testDedupAtSubmit},
 		{"DedupAtLease", testDedupAtLease},
 		{"DedupPerUser", testDedupPerUser},
