@@ -1,0 +1,265 @@
+package results
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob" // gs:// for Open
+	"gocloud.dev/blob/memblob"
+	"gocloud.dev/gcerrors"
+
+	"omtx/jobs"
+)
+
+// Store reads and writes the result hierarchy in one bucket. Every write
+// is atomic: a reader sees the old object or the whole new one, never part
+// of one, and a failed or cancelled write leaves no object behind (and an
+// older version, if any, untouched).
+type Store struct {
+	b *blob.Bucket
+}
+
+// NewStore wraps an open bucket. The Store owns it: Close closes it.
+func NewStore(b *blob.Bucket) *Store { return &Store{b: b} }
+
+// Open opens the bucket at bucketURL:
+//
+//	file:///abs/dir   a local folder, created if missing
+//	gs://bucket       Google Cloud Storage, with default credentials
+//	mem://            in memory, for tests and demos
+//
+// On file:// objects are written to a temporary file next to their final
+// name and renamed into place on close (so the folder may live on any
+// mount), and no attribute sidecar files are written: the folder holds
+// exactly the hierarchy.
+func Open(ctx context.Context, bucketURL string) (*Store, error) {
+	u, err := url.Parse(bucketURL)
+	if err != nil {
+		return nil, jobs.FieldError("blob_url", "is not a URL: %v", err)
+	}
+	var b *blob.Bucket
+	switch u.Scheme {
+	case "file":
+		dir := filepath.FromSlash(u.Path)
+		if u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(dir) {
+			return nil, jobs.FieldError("blob_url", "file URL must name an absolute folder, as file:///abs/dir")
+		}
+		b, err = fileblob.OpenBucket(dir, &fileblob.Options{
+			CreateDir: true,
+			NoTempDir: true,
+			Metadata:  fileblob.MetadataDontWrite,
+		})
+	case "gs":
+		b, err = blob.OpenBucket(ctx, bucketURL)
+	case "mem":
+		b = memblob.OpenBucket(nil)
+	default:
+		return nil, jobs.FieldError("blob_url", "scheme %q is not one of file, gs, mem", u.Scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", u.Redacted(), err)
+	}
+	return NewStore(b), nil
+}
+
+// Close closes the bucket.
+func (s *Store) Close() error { return s.b.Close() }
+
+// Ping reports whether the bucket is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.b.IsAccessible(ctx)
+	if err != nil {
+		return fmt.Errorf("ping bucket: %w", err)
+	}
+	if !ok {
+		return errors.New("ping bucket: not accessible")
+	}
+	return nil
+}
+
+// Put writes the object key from r. If r fails or ctx ends before r is
+// drained, no object is written.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType string) error {
+	return s.write(ctx, key, contentType, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+// PutJSON writes v as indented JSON with a trailing newline. The bytes are
+// deterministic for the same v (struct fields in order, map keys sorted).
+func (s *Store) PutJSON(ctx context.Context, key string, v any) error {
+	data, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return s.write(ctx, key, "application/json", func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// marshalJSON is the one JSON encoding of stored documents: two-space
+// indent, HTML characters not escaped, trailing newline.
+func marshalJSON(v any) ([]byte, error) {
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(sb.String()), nil
+}
+
+// PutFile writes the object key from the local file at localPath.
+func (s *Store) PutFile(ctx context.Context, key, localPath string) error {
+	f, err := os.Open(localPath)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	defer f.Close()
+	return s.Put(ctx, key, f, contentTypeOf(key))
+}
+
+// contentTypeOf guesses a content type from a key's extension.
+func contentTypeOf(key string) string {
+	switch strings.ToLower(filepath.Ext(key)) {
+	case ".json":
+		return "application/json"
+	case ".csv":
+		return "text/csv; charset=utf-8"
+	case ".cif", ".mmcif":
+		return "chemical/x-mmcif"
+	case ".pdb", ".pdbqt":
+		return "chemical/x-pdb"
+	case ".sdf":
+		return "chemical/x-mdl-sdfile"
+	case ".txt", ".log", ".smi":
+		return "text/plain; charset=utf-8"
+	case ".zip":
+		return "application/zip"
+	}
+	return "application/octet-stream"
+}
+
+// write is the one way objects are written: fill writes the content; if it
+// fails, the writer's context is cancelled before Close, which aborts the
+// write on every driver (fileblob removes its temporary file, memblob and
+// GCS never make the object visible).
+func (s *Store) write(ctx context.Context, key, contentType string, fill func(io.Writer) error) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if contentType == "" {
+		contentType = contentTypeOf(key)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := fill(w); err != nil {
+		cancel()
+		_ = w.Close()
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		cancel()
+		_ = w.Close()
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get opens the object key. A missing object answers a jobs.ErrNotFound
+// error. The caller closes the reader.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	r, err := s.b.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, notFound(err, key)
+	}
+	return r, nil
+}
+
+// notFound turns a driver's not-found error into jobs.ErrNotFound and
+// wraps any other.
+func notFound(err error, key string) error {
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return jobs.Errorf(jobs.ErrNotFound, "file %s not found", key)
+	}
+	return fmt.Errorf("read %s: %w", key, err)
+}
+
+// tempName matches fileblob's in-flight temporary files ("name.<hex>.tmp"),
+// which List hides.
+var tempName = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+
+// List returns the keys under prefix, sorted. An empty prefix lists the
+// whole bucket.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := validatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	var keys []string
+	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if obj.IsDir || tempName.MatchString(obj.Key) {
+			continue
+		}
+		keys = append(keys, obj.Key)
+	}
+	return keys, nil
+}
+
+// CopyJob copies every file of one job folder into another, for a job that
+// reused the result of identical work. results.json and metadata.json are
+// copied as they are. Each file is copied atomically; files already in the
+// destination that the source lacks are left alone.
+func (s *Store) CopyJob(ctx context.Context, fromBatch, fromJob, toBatch, toJob string) error {
+	if err := validateJob(fromBatch, fromJob); err != nil {
+		return err
+	}
+	if err := validateJob(toBatch, toJob); err != nil {
+		return err
+	}
+	src, dst := JobDir(fromBatch, fromJob)+"/", JobDir(toBatch, toJob)+"/"
+	keys, err := s.List(ctx, src)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		to := dst + strings.TrimPrefix(k, src)
+		if err := ValidateKey(to); err != nil {
+			return err
+		}
+		if err := s.b.Copy(ctx, to, k, nil); err != nil {
+			return fmt.Errorf("copy %s to %s: %w", k, to, err)
+		}
+	}
+	return nil
+}
