@@ -54,7 +54,9 @@ func (e ProcessExecutor) Run(ctx context.Context, c Cmd) error {
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, so a kill reaches every process it started; and killed
+	// with the runner, should the runner die first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if e.Log != nil {
 		fmt.Fprintf(e.Log, "$ %s\n", c)
 	}
