@@ -1,0 +1,50 @@
+# OMTX-Hub. `make run` and `make test` do all the set-up they need.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+# Debian's Go may be older than go.mod asks; let it fetch the toolchain.
+export GOTOOLCHAIN := auto
+
+GO      ?= go
+BIN     := bin/omtx
+DATA    ?= ./data
+ADDR    ?= 127.0.0.1:8080
+# Packages with concurrency run under the race detector.
+RACE_PKGS := ./jobs/... ./gpu ./results/...
+
+.PHONY: all setup build run test check-format vet unit race bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(GO) build -o $(BIN) .
+
+run: build
+	$(BIN) serve --addr $(ADDR) --data $(DATA)
+
+test: setup check-format vet unit race
+
+check-format:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# Everything but the race packages, which run below.
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/jobs($$|/)|/gpu$$|/results($$|/)')
+
+race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# Benchmarks; the README quotes what this prints.
+bench: setup
+	$(GO) test -run '^$$' -bench 'Submit' -benchtime 3x ./jobs/sqlite/
+	$(GO) test -run '^$$' -bench 'LeaseComplete' -benchtime 2000x ./jobs/sqlite/
+	$(GO) test -run '^$$' -bench . ./chem/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,311 @@
+// Command omtx is the OMTX-Hub binary: the web server with in-process
+// workers (serve), a standalone runner (worker), and operator commands.
+//
+// This file is the one composition root: every part is built here from
+// flags and OMTX_* environment variables and handed its dependencies.
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"omtx/gpu"
+	"omtx/handlers"
+	"omtx/jobs"
+	"omtx/jobs/sqlite"
+	"omtx/results"
+)
+
+// bundled holds the bundled docking targets (receptors and boxes).
+//
+//go:embed testdata/vina/1iep_receptorH.pdb testdata/vina/1iep_receptor.box.txt testdata/vina/1iep_ligand.sdf testdata/targets
+var bundled embed.FS
+
+const usage = `omtx: OMTX-Hub, protein-ligand prediction for drug discovery
+
+Usage:
+  omtx serve   [--addr 127.0.0.1:8080] [--data DIR] [--workers N]   web server with in-process workers
+  omtx worker  [--data DIR] [--workers N]                           runner only
+  omtx models                                                       models and whether this host runs them
+  omtx version
+
+Backends (flags or environment):
+  --store  OMTX_STORE  sqlite:///path/omtx.db (default: DATA/omtx.db)
+  --blob   OMTX_BLOB   file:///path | gs://BUCKET | mem:// (default: file://DATA/files)
+`
+
+const version = "0.1.0"
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, log); err != nil {
+		fmt.Fprintln(os.Stderr, "omtx:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, stdout, log)
+	case "worker":
+		return worker(ctx, rest, log)
+	case "models":
+		return listModels(ctx, rest, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "omtx", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stdout, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// config is what the commands share.
+type config struct {
+	addr    string
+	dataDir string
+	workers int
+	store   string
+	blob    string
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func parseFlags(name string, args []string, workersDefault int) (config, error) {
+	var c config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", env("OMTX_ADDR", "127.0.0.1:8080"), "listen address")
+	fs.StringVar(&c.dataDir, "data", env("OMTX_DATA_DIR", "./data"), "data folder (database, files, work)")
+	fs.IntVar(&c.workers, "workers", envInt("OMTX_WORKERS", workersDefault), "in-process workers")
+	fs.StringVar(&c.store, "store", env("OMTX_STORE", ""), "job store URL")
+	fs.StringVar(&c.blob, "blob", env("OMTX_BLOB", ""), "result files bucket URL")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	abs, err := filepath.Abs(c.dataDir)
+	if err != nil {
+		return c, err
+	}
+	c.dataDir = abs
+	if c.store == "" {
+		c.store = "sqlite://" + filepath.Join(abs, "omtx.db")
+	}
+	if c.blob == "" {
+		c.blob = "file://" + filepath.Join(abs, "files")
+	}
+	if c.workers < 0 {
+		return c, fmt.Errorf("--workers must not be negative")
+	}
+	return c, nil
+}
+
+// openStore opens the job store named by a URL.
+func openStore(ctx context.Context, raw string, clock jobs.Clock) (jobs.Store, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("store URL %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "sqlite":
+		path := u.Host + u.Path
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		return sqlite.Open(ctx, path, jobs.Config{Clock: clock}, sqlite.Options{})
+	default:
+		return nil, fmt.Errorf("store URL %q: this build supports sqlite:// only", raw)
+	}
+}
+
+type backends struct {
+	store    jobs.Store
+	results  *results.Store
+	registry *gpu.Registry
+	clock    jobs.Clock
+}
+
+func (b *backends) Close() {
+	b.store.Close()
+	b.results.Close()
+}
+
+func openBackends(ctx context.Context, c config) (*backends, error) {
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	clock := jobs.SystemClock{}
+	store, err := openStore(ctx, c.store, clock)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(c.blob, "file://") {
+		if err := os.MkdirAll(strings.TrimPrefix(c.blob, "file://"), 0o755); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	res, err := results.Open(ctx, c.blob)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	reg, err := newRegistry()
+	if err != nil {
+		store.Close()
+		res.Close()
+		return nil, err
+	}
+	return &backends{store: store, results: res, registry: reg, clock: clock}, nil
+}
+
+// newRegistry builds the model adapters.
+func newRegistry() (*gpu.Registry, error) {
+	targets, err := fs.Sub(bundled, "testdata")
+	if err != nil {
+		return nil, err
+	}
+	_ = targets
+	return gpu.NewRegistry(), nil
+}
+
+// startWorkers runs n runners and one rescuer until ctx ends.
+func startWorkers(ctx context.Context, b *backends, c config, n int, log *slog.Logger) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	host, _ := os.Hostname()
+	for i := 0; i < n; i++ {
+		r, err := gpu.NewRunner(gpu.RunnerConfig{Store: b.store, Results: b.results, Registry: b.registry, Clock: b.clock, Log: log,
+			Owner: fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work")})
+		if err != nil {
+			log.Error("runner", "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Run(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		gpu.Rescue(ctx, b.store, 10*time.Second, log)
+	}()
+	return &wg
+}
+
+func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	c, err := parseFlags("serve", args, 1)
+	if err != nil {
+		return err
+	}
+	b, err := openBackends(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	e := handlers.New(handlers.Deps{Log: log, Ready: []handlers.Check{
+		{Name: "store", Ping: b.store.Ping},
+		{Name: "blob", Ping: b.results.Ping},
+	}})
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	wctx, cancelWorkers := context.WithCancel(ctx)
+	wg := startWorkers(wctx, b, c, c.workers, log)
+	fmt.Fprintf(stdout, "OMTX-Hub serving on http://%s (data in %s, %d workers)\n", ln.Addr(), c.dataDir, c.workers)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(shut)
+		cancel()
+	}
+	cancelWorkers()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func worker(ctx context.Context, args []string, log *slog.Logger) error {
+	c, err := parseFlags("worker", args, 1)
+	if err != nil {
+		return err
+	}
+	if c.workers < 1 {
+		return errors.New("worker: --workers must be at least 1")
+	}
+	b, err := openBackends(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	startWorkers(ctx, b, c, c.workers, log).Wait()
+	return nil
+}
+
+func listModels(ctx context.Context, args []string, stdout io.Writer) error {
+	reg, err := newRegistry()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "MODEL\tVERSION\tRESOURCE\tRUNS HERE\tPRIMARY SCORE")
+	for _, a := range reg.Check(ctx) {
+		here := "yes"
+		if a.Reason != "" {
+			here = "no: " + a.Reason
+		}
+		primary := "-"
+		if p, ok := a.Info.Primary(); ok {
+			primary = fmt.Sprintf("%s (%s, %s is better)", p.Name, p.Unit, p.Better)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Info.Name, a.Info.Version, a.Info.Resource, here, primary)
+	}
+	return w.Flush()
+}

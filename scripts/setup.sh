@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what OMTX-Hub needs on a Debian machine, skipping what is
+# already there: Go (through Debian, then the toolchain go.mod asks for),
+# AutoDock Vina, Open Babel and RDKit (ligand preparation, and the oracle
+# the chemistry tests compare against).
+set -euo pipefail
+
+need=()
+command -v vina >/dev/null 2>&1 || need+=(autodock-vina)
+command -v obabel >/dev/null 2>&1 || need+=(openbabel)
+command -v obrms >/dev/null 2>&1 || need+=(openbabel)
+/usr/bin/python3 -c 'import rdkit' >/dev/null 2>&1 || need+=(python3-rdkit)
+command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v git >/dev/null 2>&1 || need+=(git)
+
+if [ ${#need[@]} -gt 0 ]; then
+	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: missing Debian packages: ${need[*]}" >&2
+		echo "setup: run as root, or: sudo apt-get install -y ${need[*]}" >&2
+		exit 1
+	fi
+	echo "setup: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
