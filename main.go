@@ -44,6 +44,7 @@ const usage = `omtx: OMTX-Hub, protein-ligand prediction for drug discovery
 Usage:
   omtx serve   [--addr 127.0.0.1:8080] [--data DIR] [--workers N]   web server with in-process workers
   omtx worker  [--data DIR] [--workers N]                           runner only
+               [--lease-ttl 2m] [--rescue-every 10s]                (both commands)
   omtx models                                                       models and whether this host runs them
   omtx version
 
@@ -95,6 +96,10 @@ type config struct {
 	workers int
 	store   string
 	blob    string
+	// leaseTTL is the runners' lease term; rescueEvery how often expired
+	// leases are returned.
+	leaseTTL    time.Duration
+	rescueEvery time.Duration
 }
 
 func env(name, def string) string {
@@ -111,6 +116,13 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
 func parseFlags(name string, args []string, workersDefault int) (config, error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -119,6 +131,8 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	fs.IntVar(&c.workers, "workers", envInt("OMTX_WORKERS", workersDefault), "in-process workers")
 	fs.StringVar(&c.store, "store", env("OMTX_STORE", ""), "job store URL")
 	fs.StringVar(&c.blob, "blob", env("OMTX_BLOB", ""), "result files bucket URL")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("OMTX_LEASE_TTL", 2*time.Minute), "lease term of a running job (heartbeats every third)")
+	fs.DurationVar(&c.rescueEvery, "rescue-every", envDuration("OMTX_RESCUE_EVERY", 10*time.Second), "how often expired leases are returned")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -135,6 +149,9 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	}
 	if c.workers < 0 {
 		return c, fmt.Errorf("--workers must not be negative")
+	}
+	if c.leaseTTL < time.Second || c.rescueEvery <= 0 {
+		return c, fmt.Errorf("--lease-ttl must be at least 1s and --rescue-every positive")
 	}
 	return c, nil
 }
@@ -214,7 +231,7 @@ func startWorkers(ctx context.Context, b *backends, c config, n int, log *slog.L
 	host, _ := os.Hostname()
 	for i := 0; i < n; i++ {
 		r, err := gpu.NewRunner(gpu.RunnerConfig{Store: b.store, Results: b.results, Registry: b.registry, Clock: b.clock, Log: log,
-			Owner: fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work")})
+			Owner: fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work"), LeaseTTL: c.leaseTTL})
 		if err != nil {
 			log.Error("runner", "err", err)
 			continue
@@ -228,7 +245,7 @@ func startWorkers(ctx context.Context, b *backends, c config, n int, log *slog.L
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		gpu.Rescue(ctx, b.store, 10*time.Second, log)
+		gpu.Rescue(ctx, b.store, c.rescueEvery, log)
 	}()
 	return &wg
 }

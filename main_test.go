@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestServe starts the real server on a free port with the embedded
+// defaults and checks the operator endpoints, then stops it.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--workers", "1"}, pw, quietLog())
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed nothing: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	addr := regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
+	if addr == "" {
+		t.Fatalf("no address in %q", line)
+	}
+	for _, path := range []string{"/health", "/ready"} {
+		resp, err := http.Get(addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ok"`) {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := [][]string{
+		nil,
+		{"frobnicate"},
+		{"serve", "--workers", "-1"},
+		{"worker", "--workers", "0"},
+		{"serve", "--lease-ttl", "10ms"},
+		{"serve", "--data", dir, "--store", "postgres://x"},
+	}
+	for _, args := range cases {
+		if err := run(context.Background(), args, io.Discard, quietLog()); err == nil {
+			t.Errorf("omtx %v: no error", args)
+		}
+	}
+}
