@@ -1,23 +1,57 @@
 package chem
 
-import "sort"
+import (
+	"math/bits"
+	"sort"
+)
 
 // rings returns a smallest set of smallest rings, each as atom indices in
 // ring order and as bond indices, found as the shortest cycle through
-// every ring bond and kept when independent of the smaller ones (plus
-// dependent rings of the same size, as RDKit's symmetrized SSSR keeps).
+// every ring bond and kept when independent of the smaller ones of its
+// ring system (plus dependent rings of the same size, as RDKit's
+// symmetrized SSSR keeps). Each ring system (atoms joined by ring bonds) is
+// reduced on its own, so that many separate rings cost linear time.
 func (m *Molecule) rings(adj [][]int, ringBond []bool) (atomRings, bondRings [][]int) {
 	type cycle struct {
 		atoms, bonds []int
-		key          string
 	}
+	// Ring systems by union-find over the atoms of ring bonds.
+	parent := make([]int, len(m.Atoms))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for bi, isRing := range ringBond {
+		if isRing {
+			parent[find(m.Bonds[bi].A)] = find(m.Bonds[bi].B)
+		}
+	}
+	system := map[int]int{} // root atom -> system index
+	var systems [][]cycle
+	var systemBonds [][]int // each system's ring bonds
+	bfs := newCycleSearch(len(m.Atoms))
 	seen := map[string]bool{}
-	var cycles []cycle
 	for bi, isRing := range ringBond {
 		if !isRing {
 			continue
 		}
-		atoms, bonds := m.shortestCycle(bi, adj)
+		root := find(m.Bonds[bi].A)
+		k, ok := system[root]
+		if !ok {
+			k = len(systems)
+			system[root] = k
+			systems = append(systems, nil)
+			systemBonds = append(systemBonds, nil)
+		}
+		systemBonds[k] = append(systemBonds[k], bi)
+		atoms, bonds := bfs.shortestCycle(m, bi, adj)
 		if atoms == nil {
 			continue
 		}
@@ -31,67 +65,88 @@ func (m *Molecule) rings(adj [][]int, ringBond []bool) (atomRings, bondRings [][
 			continue
 		}
 		seen[string(key)] = true
-		cycles = append(cycles, cycle{atoms, bonds, string(key)})
+		systems[k] = append(systems[k], cycle{atoms, bonds})
 	}
-	sort.SliceStable(cycles, func(i, j int) bool { return len(cycles[i].bonds) < len(cycles[j].bonds) })
-	// Gaussian elimination over GF(2) on bond incidence vectors.
-	words := (len(m.Bonds) + 63) / 64
-	var basis [][]uint64
-	var pivots []int
-	lastKeptSize := -1
-	for _, c := range cycles {
-		v := make([]uint64, words)
-		for _, b := range c.bonds {
-			v[b/64] ^= 1 << (b % 64)
+	local := make([]int, len(m.Bonds)) // bond index within its system
+	for k, cycles := range systems {
+		for j, bi := range systemBonds[k] {
+			local[bi] = j
 		}
-		for k, row := range basis {
-			p := pivots[k]
-			if v[p/64]&(1<<(p%64)) != 0 {
-				for w := range v {
-					v[w] ^= row[w]
-				}
+		sort.SliceStable(cycles, func(i, j int) bool { return len(cycles[i].bonds) < len(cycles[j].bonds) })
+		// Gaussian elimination over GF(2) on bond incidence vectors.
+		words := (len(systemBonds[k]) + 63) / 64
+		var basis [][]uint64
+		var pivots []int
+		lastKeptSize := -1
+		for _, c := range cycles {
+			v := make([]uint64, words)
+			for _, b := range c.bonds {
+				l := local[b]
+				v[l/64] ^= 1 << (l % 64)
 			}
-		}
-		pivot := -1
-		for w, x := range v {
-			if x != 0 {
-				for bit := 0; bit < 64; bit++ {
-					if x&(1<<bit) != 0 {
-						pivot = w*64 + bit
-						break
+			for r, row := range basis {
+				p := pivots[r]
+				if v[p/64]&(1<<(p%64)) != 0 {
+					for w := range v {
+						v[w] ^= row[w]
 					}
 				}
-				break
 			}
-		}
-		if pivot < 0 {
-			if len(c.bonds) != lastKeptSize {
-				continue
+			pivot := -1
+			for w, x := range v {
+				if x != 0 {
+					pivot = w*64 + bits.TrailingZeros64(x)
+					break
+				}
 			}
-		} else {
-			basis = append(basis, v)
-			pivots = append(pivots, pivot)
+			if pivot < 0 {
+				if len(c.bonds) != lastKeptSize {
+					continue
+				}
+			} else {
+				basis = append(basis, v)
+				pivots = append(pivots, pivot)
+			}
+			lastKeptSize = len(c.bonds)
+			atomRings = append(atomRings, c.atoms)
+			bondRings = append(bondRings, c.bonds)
 		}
-		lastKeptSize = len(c.bonds)
-		atomRings = append(atomRings, c.atoms)
-		bondRings = append(bondRings, c.bonds)
 	}
 	return atomRings, bondRings
 }
 
+// cycleSearch holds the breadth-first search state of shortestCycle,
+// reused between searches and reset only where a search went.
+type cycleSearch struct {
+	prevBond []int // -2: not reached; -1: the start
+	touched  []int
+	queue    []int
+}
+
+func newCycleSearch(n int) *cycleSearch {
+	c := &cycleSearch{prevBond: make([]int, n)}
+	for i := range c.prevBond {
+		c.prevBond[i] = -2
+	}
+	return c
+}
+
 // shortestCycle finds the shortest cycle through bond bi by a breadth-first
 // search between its atoms that avoids bi.
-func (m *Molecule) shortestCycle(bi int, adj [][]int) (atoms, bonds []int) {
+func (c *cycleSearch) shortestCycle(m *Molecule, bi int, adj [][]int) (atoms, bonds []int) {
 	start, goal := m.Bonds[bi].A, m.Bonds[bi].B
-	prevBond := make([]int, len(m.Atoms))
-	for i := range prevBond {
-		prevBond[i] = -2
-	}
+	prevBond := c.prevBond
+	defer func() {
+		for _, v := range c.touched {
+			prevBond[v] = -2
+		}
+		c.touched = c.touched[:0]
+	}()
 	prevBond[start] = -1
-	queue := []int{start}
-	for len(queue) > 0 && prevBond[goal] == -2 {
-		v := queue[0]
-		queue = queue[1:]
+	c.touched = append(c.touched, start)
+	c.queue = append(c.queue[:0], start)
+	for qh := 0; qh < len(c.queue) && prevBond[goal] == -2; qh++ {
+		v := c.queue[qh]
 		for _, b := range adj[v] {
 			if b == bi {
 				continue
@@ -99,7 +154,8 @@ func (m *Molecule) shortestCycle(bi int, adj [][]int) (atoms, bonds []int) {
 			w := m.Bonds[b].other(v)
 			if prevBond[w] == -2 {
 				prevBond[w] = b
-				queue = append(queue, w)
+				c.touched = append(c.touched, w)
+				c.queue = append(c.queue, w)
 			}
 		}
 	}
@@ -158,7 +214,8 @@ func (m *Molecule) perceiveAromaticity(adj [][]int, ringBond []bool) (atomArom, 
 			cand = append(cand, r)
 		}
 	}
-	// Group candidate rings into fused systems (sharing a bond).
+	// Group candidate rings into fused systems (sharing a bond), by
+	// union-find over the rings of each bond.
 	shares := func(r1, r2 int) bool {
 		for _, b1 := range bondRings[r1] {
 			for _, b2 := range bondRings[r2] {
@@ -169,22 +226,38 @@ func (m *Molecule) perceiveAromaticity(adj [][]int, ringBond []bool) (atomArom, 
 		}
 		return false
 	}
-	done := make([]bool, len(cand))
-	for i := range cand {
-		if done[i] {
-			continue
+	parent := make([]int, len(cand))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
 		}
-		system := []int{cand[i]}
-		done[i] = true
-		for k := 0; k < len(system); k++ {
-			for j := range cand {
-				if !done[j] && shares(system[k], cand[j]) {
-					done[j] = true
-					system = append(system, cand[j])
-				}
+		return x
+	}
+	firstRing := map[int]int{} // bond -> first candidate (index into cand) holding it
+	for i, r := range cand {
+		for _, b := range bondRings[r] {
+			if j, ok := firstRing[b]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				firstRing[b] = i
 			}
 		}
-		m.huckelFused(system, atomRings, bondRings, donor, shares, atomArom, bondArom)
+	}
+	groups := map[int][]int{}
+	var roots []int
+	for i, r := range cand {
+		root := find(i)
+		if _, ok := groups[root]; !ok {
+			roots = append(roots, root)
+		}
+		groups[root] = append(groups[root], r)
+	}
+	for _, root := range roots {
+		m.huckelFused(groups[root], atomRings, bondRings, donor, shares, atomArom, bondArom)
 	}
 	return
 }

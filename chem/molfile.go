@@ -30,6 +30,19 @@ func (e *MolfileError) Error() string {
 // marked Bracket, as they would be written in SMILES. For molfile atoms
 // Atom.Pos is the 0-based line of the atom in the block. Errors are
 // *MolfileError.
+//
+// Stereochemistry is read as RDKit reads it: tetrahedral centres from the
+// signed volume of their neighbours in a 3D block (header dimension "3D",
+// or any non-zero z), and in a 2D block from wedge (bond stereo 1, V3000
+// CFG=1) and hash (6, CFG=3) bonds whose first atom is the centre; the
+// geometry of double bonds outside rings of fewer than 8 atoms from the
+// coordinates. Only real stereocentres are marked: atoms whose neighbours
+// a canonical ranking of the graph tells apart (or ring-stereo atoms such
+// as those of cis-1,4-dimethylcyclohexane), and double bonds whose ends
+// each carry distinguishable neighbours; "either" bonds (stereo 4 on a
+// single, 3 on a double bond) leave theirs unmarked. Centres get
+// Atom.Chirality "@" or "@@" and double bonds '/' and '\' marks on their
+// neighbouring single bonds, which SMILES writes out.
 func ParseMolfile(block string) (*Molecule, error) {
 	lines := strings.Split(strings.ReplaceAll(block, "\r\n", "\n"), "\n")
 	if len(lines) < 4 {
@@ -38,10 +51,11 @@ func ParseMolfile(block string) (*Molecule, error) {
 	counts := lines[3]
 	var m *Molecule
 	var err error
+	g := &geometry{is3D: strings.TrimSpace(field(lines[1], 20, 22)) == "3D"}
 	if strings.Contains(counts, "V3000") {
-		m, err = parseV3000(lines)
+		m, err = parseV3000(lines, g)
 	} else {
-		m, err = parseV2000(lines)
+		m, err = parseV2000(lines, g)
 	}
 	if err != nil {
 		return nil, err
@@ -59,7 +73,52 @@ func ParseMolfile(block string) (*Molecule, error) {
 		}
 		return nil, err
 	}
-	m.foldHydrogens()
+	adj := m.neighbours()
+	if !g.is3D {
+		for _, p := range g.pos {
+			if math.Abs(p[2]) > 1e-4 {
+				g.is3D = true // flagged 2D but drawn in 3D, as RDKit reads it
+				break
+			}
+		}
+	}
+	points := g.neighbourPoints(m, adj)
+	unknownAtom := make([]bool, len(m.Atoms))
+	unknownBond := make([]bool, len(m.Bonds))
+	for bi, b := range m.Bonds {
+		switch {
+		case g.bondStereo[bi] == stereoEither && b.Order == BondSingle:
+			unknownAtom[b.A] = true
+		case g.bondStereo[bi] == stereoEitherDouble && b.Order == BondDouble:
+			unknownBond[bi] = true
+		}
+	}
+	keep, newIndex, newBond := m.foldHydrogens()
+	// Neighbour points in the new numbering, folded hydrogens as implicitH.
+	nb := make([][]stereoNeighbour, len(m.Atoms))
+	unknownA := make([]bool, len(m.Atoms))
+	for old, pts := range points {
+		if !keep[old] {
+			continue
+		}
+		i := newIndex[old]
+		unknownA[i] = unknownAtom[old]
+		for _, n := range pts {
+			if keep[n.atom] {
+				n.atom = newIndex[n.atom]
+			} else {
+				n.atom = implicitH
+			}
+			nb[i] = append(nb[i], n)
+		}
+	}
+	unknownB := make([]bool, len(m.Bonds))
+	for old, nbi := range newBond {
+		if nbi >= 0 {
+			unknownB[nbi] = unknownBond[old]
+		}
+	}
+	m.assignStereo(nb, g.is3D, unknownA, unknownB)
 	return m, nil
 }
 
@@ -71,7 +130,7 @@ func field(line string, from, to int) string {
 	return strings.TrimSpace(line[from:min(to, len(line))])
 }
 
-func parseV2000(lines []string) (*Molecule, error) {
+func parseV2000(lines []string, g *geometry) (*Molecule, error) {
 	counts := lines[3]
 	nAtoms, err1 := strconv.Atoi(field(counts, 0, 3))
 	nBonds, err2 := strconv.Atoi(field(counts, 3, 6))
@@ -92,6 +151,11 @@ func parseV2000(lines []string) (*Molecule, error) {
 		if err != nil {
 			return nil, err
 		}
+		var p vec3
+		for c := range p {
+			p[c], _ = strconv.ParseFloat(field(line, 10*c, 10*c+10), 64)
+		}
+		g.pos = append(g.pos, p)
 		if d := field(line, 34, 36); d != "" && d != "0" {
 			diff, err := strconv.Atoi(d)
 			if err != nil {
@@ -130,6 +194,8 @@ func parseV2000(lines []string) (*Molecule, error) {
 		if err := m.addMolfileBond(a1, a2, typ, ln); err != nil {
 			return nil, err
 		}
+		st, _ := strconv.Atoi(field(line, 9, 12))
+		g.bondStereo = append(g.bondStereo, st)
 	}
 	chargeReset := false
 	for ln := 4 + nAtoms + nBonds; ln < len(lines); ln++ {
@@ -237,7 +303,7 @@ func (m *Molecule) fixValences(valence []int, hasValence []bool) {
 }
 
 // parseV3000 reads the CTAB block of a V3000 molfile.
-func parseV3000(lines []string) (*Molecule, error) {
+func parseV3000(lines []string, g *geometry) (*Molecule, error) {
 	m := &Molecule{}
 	var valence []int
 	var hasValence []bool
@@ -274,6 +340,11 @@ func parseV3000(lines []string) (*Molecule, error) {
 			if err != nil {
 				return nil, err
 			}
+			var p vec3
+			for c := range p {
+				p[c], _ = strconv.ParseFloat(f[2+c], 64)
+			}
+			g.pos = append(g.pos, p)
 			for _, kv := range f[6:] {
 				key, val, _ := strings.Cut(kv, "=")
 				n, err := strconv.Atoi(val)
@@ -313,6 +384,21 @@ func parseV3000(lines []string) (*Molecule, error) {
 			if err := m.addMolfileBond(a1, a2, typ, start); err != nil {
 				return nil, err
 			}
+			st := 0
+			for _, kv := range f[4:] {
+				switch kv {
+				case "CFG=1":
+					st = stereoWedge
+				case "CFG=2":
+					st = stereoEither
+					if typ == 2 {
+						st = stereoEitherDouble
+					}
+				case "CFG=3":
+					st = stereoHash
+				}
+			}
+			g.bondStereo = append(g.bondStereo, st)
 		}
 	}
 	m.fixValences(valence, hasValence)
@@ -320,11 +406,13 @@ func parseV3000(lines []string) (*Molecule, error) {
 }
 
 // foldHydrogens removes plain hydrogen atoms bonded to exactly one heavy
-// atom and counts them in that atom's HCount, as RDKit's RemoveHs does.
-func (m *Molecule) foldHydrogens() {
+// atom and counts them in that atom's HCount, as RDKit's RemoveHs does. It
+// returns which atoms it kept, their new indices, and each old bond's new
+// index (-1 when removed).
+func (m *Molecule) foldHydrogens() (keep []bool, newIndex, newBond []int) {
 	adj := m.neighbours()
-	keep := make([]bool, len(m.Atoms))
-	newIndex := make([]int, len(m.Atoms))
+	keep = make([]bool, len(m.Atoms))
+	newIndex = make([]int, len(m.Atoms))
 	for i, a := range m.Atoms {
 		keep[i] = true
 		if a.Element != "H" || a.Isotope != 0 || a.Charge != 0 || a.HCount != 0 || len(adj[i]) != 1 {
@@ -346,11 +434,15 @@ func (m *Molecule) foldHydrogens() {
 		}
 	}
 	var bonds []Bond
-	for _, b := range m.Bonds {
+	newBond = make([]int, len(m.Bonds))
+	for k, b := range m.Bonds {
+		newBond[k] = -1
 		if keep[b.A] && keep[b.B] {
 			b.A, b.B = newIndex[b.A], newIndex[b.B]
+			newBond[k] = len(bonds)
 			bonds = append(bonds, b)
 		}
 	}
 	m.Atoms, m.Bonds, m.order = atoms, bonds, nil
+	return keep, newIndex, newBond
 }

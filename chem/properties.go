@@ -93,8 +93,49 @@ func (m *Molecule) HeavyAtoms() int {
 // [N&!H0&v3,N&!H0&+1&v4,O&H1&+0,S&H1&+0,n&H1&+0], with aromaticity
 // perceived by RDKit's model (see perceiveAromaticity), not as written.
 func (m *Molecule) HBondDonors() int {
+	return m.hBondDonors(m.perceive())
+}
+
+// perception is what the H-bond counts need of ring and aromaticity
+// perception, computed once per call of Properties.
+type perception struct {
+	adj                [][]int
+	ring               []bool
+	atomArom, bondArom []bool
+}
+
+func (m *Molecule) perceive() *perception {
 	adj := m.neighbours()
-	arom, _ := m.perceiveAromaticity(adj, m.ringBonds(adj))
+	ring := m.ringBonds(adj)
+	atomArom, bondArom := m.perceiveAromaticity(adj, ring)
+	return &perception{adj, ring, atomArom, bondArom}
+}
+
+// Properties are the properties the hub shows next to a ligand.
+type Properties struct {
+	Formula         string
+	MolecularWeight float64
+	HeavyAtoms      int
+	HBondDonors     int
+	HBondAcceptors  int
+}
+
+// Properties computes Formula, MolecularWeight, HeavyAtoms, HBondDonors
+// and HBondAcceptors at once, perceiving rings and aromaticity a single
+// time (the separate H-bond methods perceive them on every call).
+func (m *Molecule) Properties() Properties {
+	p := m.perceive()
+	return Properties{
+		Formula:         m.Formula(),
+		MolecularWeight: m.MolecularWeight(),
+		HeavyAtoms:      m.HeavyAtoms(),
+		HBondDonors:     m.hBondDonors(p),
+		HBondAcceptors:  m.hBondAcceptors(p),
+	}
+}
+
+func (m *Molecule) hBondDonors(p *perception) int {
+	adj, arom := p.adj, p.atomArom
 	n := 0
 	for i, a := range m.Atoms {
 		a.Aromatic = arom[i]
@@ -125,9 +166,11 @@ func (m *Molecule) HBondDonors() int {
 // bonds perceived by RDKit's aromaticity model. (This is not the NOCount
 // of the original rule of five.)
 func (m *Molecule) HBondAcceptors() int {
-	adj := m.neighbours()
-	ring := m.ringBonds(adj)
-	atomArom, bondArom := m.perceiveAromaticity(adj, ring)
+	return m.hBondAcceptors(m.perceive())
+}
+
+func (m *Molecule) hBondAcceptors(p *perception) int {
+	adj, ring, atomArom, bondArom := p.adj, p.ring, p.atomArom, p.bondArom
 	// hasOxo reports whether atom j has a double bond (a non-ring one when
 	// chainOnly) to an aliphatic O, N, P or S.
 	hasOxo := func(j int, chainOnly bool) bool {

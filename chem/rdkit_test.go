@@ -14,10 +14,13 @@ import (
 
 // oracleRequest and oracleAnswer mirror testdata/rdkit_oracle.py.
 type oracleRequest struct {
-	SMILES    []string    `json:"smiles"`
-	Same      [][2]string `json:"same"`
-	Molblocks []string    `json:"molblocks"`
-	SDF       []string    `json:"sdf"`
+	SMILES        []string    `json:"smiles"`
+	Same          [][2]string `json:"same"`
+	Molblocks     []string    `json:"molblocks"`
+	SDF           []string    `json:"sdf"`
+	Stereo        []string    `json:"stereo,omitempty"`
+	Stereo3DEvery int         `json:"stereo_3d_every,omitempty"`
+	StereoBlocks  []string    `json:"stereo_blocks,omitempty"`
 }
 
 type oracleProps struct {
@@ -37,10 +40,23 @@ type oracleMolblocks struct {
 }
 
 type oracleAnswer struct {
-	SMILES    []*oracleProps     `json:"smiles"`
-	Same      []bool             `json:"same"`
-	Molblocks []*oracleMolblocks `json:"molblocks"`
-	SDF       []*oracleProps     `json:"sdf"`
+	SMILES       []*oracleProps     `json:"smiles"`
+	Same         []bool             `json:"same"`
+	Molblocks    []*oracleMolblocks `json:"molblocks"`
+	SDF          []*oracleProps     `json:"sdf"`
+	Stereo       []*oracleStereo    `json:"stereo"`
+	StereoBlocks []*string          `json:"stereo_blocks"`
+}
+
+// oracleStereo is RDKit's canonical SMILES for a stereo-bearing SMILES and
+// the molblocks it writes for it.
+type oracleStereo struct {
+	Canonical string `json:"canonical"`
+	Blocks    []struct {
+		Kind     string  `json:"kind"`
+		Block    string  `json:"block"`
+		Readback *string `json:"readback"`
+	} `json:"blocks"`
 }
 
 const python = "/usr/bin/python3"
@@ -433,6 +449,7 @@ func compareProps(m *Molecule, want *oracleProps) string {
 // trips every valid data-set molecule to the same RDKit canonical SMILES,
 // and reads molfiles written by RDKit for a sample of them.
 func TestRDKitAgreement(t *testing.T) {
+	t.Parallel()
 	orig := datasetSMILES(t)
 	inputs := append(append([]string(nil), orig...), brokenVariants(orig)...)
 	inputs = append(inputs, edgeSMILES...)

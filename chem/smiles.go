@@ -27,9 +27,12 @@ func (e *SMILESError) Error() string {
 // orders. Every error is a *SMILESError.
 func ParseSMILES(s string) (*Molecule, error) {
 	n := len(s)/2 + 1 // room for the atoms and bonds of typical SMILES
-	mol := &Molecule{Atoms: make([]Atom, 0, n), Bonds: make([]Bond, 0, n+4), order: make([][]int, 0, n)}
+	mol := &Molecule{Atoms: make([]Atom, 0, n), Bonds: make([]Bond, 0, n+4), order: make([][]int, 0, n),
+		orderBlock: make([]int, 4*(len(s)+1))} // an atom takes at least one byte
 	p := &smilesParser{s: s, mol: mol, prev: -1, rings: map[int]ringOpening{}}
-	if err := p.parse(); err != nil {
+	err := p.parse()
+	mol.orderBlock = nil
+	if err != nil {
 		return nil, err
 	}
 	if err := p.mol.check(); err != nil {
@@ -44,6 +47,7 @@ type ringOpening struct {
 	bond   pendingBond
 	pos    int
 	number int
+	slot   int // index of the ring partner's placeholder in atom's neighbour order
 }
 
 // pendingBond is a bond symbol read but not yet attached to a second atom.
@@ -218,9 +222,9 @@ func (p *smilesParser) ringClosure() error {
 	p.bond = pendingBond{}
 	open, ok := p.rings[n]
 	if !ok {
-		p.rings[n] = ringOpening{atom: p.prev, bond: bond, pos: start, number: n}
 		// Reserve the ring partner's place in the neighbour order.
 		p.mol.neighbourOrder(p.prev, ringPlaceholder-n)
+		p.rings[n] = ringOpening{atom: p.prev, bond: bond, pos: start, number: n, slot: len(p.mol.order[p.prev]) - 1}
 		return nil
 	}
 	delete(p.rings, n)
@@ -238,31 +242,40 @@ func (p *smilesParser) ringClosure() error {
 	} else {
 		bond = open.bond
 	}
-	if err := p.addBond(from, to, bond, start, false); err != nil {
-		return err
+	if p.bonded(open.atom, p.prev) {
+		return p.errorf(start, "duplicate bond between the atoms at positions %d and %d",
+			p.mol.Atoms[from].Pos+1, p.mol.Atoms[to].Pos+1)
 	}
-	order := p.mol.order[open.atom]
-	for k, v := range order {
-		if v == ringPlaceholder-n {
-			order[k] = p.prev
-		}
-	}
+	p.addBond(from, to, bond, false)
+	p.mol.order[open.atom][open.slot] = p.prev
 	p.mol.neighbourOrder(p.prev, open.atom)
 	return nil
 }
 
-// addBond joins atoms a and b with the bond written between them.
-func (p *smilesParser) addBond(a, b int, bond pendingBond, pos int, chain bool) error {
-	for _, e := range p.mol.Bonds {
-		if e.A == a && e.B == b || e.A == b && e.B == a {
-			return p.errorf(pos, "duplicate bond between the atoms at positions %d and %d",
-				p.mol.Atoms[a].Pos+1, p.mol.Atoms[b].Pos+1)
+// bonded reports whether atoms a and b are already bonded, looking through
+// the shorter of their neighbour orders (chain neighbours and closed ring
+// partners; open ring placeholders and implicit H are negative).
+func (p *smilesParser) bonded(a, b int) bool {
+	oa, ob := p.mol.order[a], p.mol.order[b]
+	if len(ob) < len(oa) {
+		oa, b = ob, a
+	}
+	for _, v := range oa {
+		if v == b {
+			return true
 		}
 	}
+	return false
+}
+
+// addBond joins atoms a and b with the bond written between them. A chain
+// bond always reaches a new atom and a ring closure is checked by bonded
+// first, so the bond is never a duplicate.
+func (p *smilesParser) addBond(a, b int, bond pendingBond, chain bool) {
 	order := bond.order
 	if !bond.set {
 		order = BondSingle
-		x, y := p.mol.Atoms[a], p.mol.Atoms[b]
+		x, y := &p.mol.Atoms[a], &p.mol.Atoms[b]
 		if (x.Aromatic || x.Element == "*") && (y.Aromatic || y.Element == "*") && (x.Aromatic || y.Aromatic) {
 			order = BondAromatic
 		}
@@ -272,7 +285,6 @@ func (p *smilesParser) addBond(a, b int, bond pendingBond, pos int, chain bool) 
 		p.mol.neighbourOrder(a, b)
 		p.mol.neighbourOrder(b, a)
 	}
-	return nil
 }
 
 // atom reads an organic-subset atom, a wildcard or a bracket atom and bonds
@@ -293,20 +305,15 @@ func (p *smilesParser) atom() error {
 	p.mol.Atoms = append(p.mol.Atoms, a)
 	idx := len(p.mol.Atoms) - 1
 	p.mol.order = append(p.mol.order, nil)
-	if a.Bracket && a.HCount > 0 {
-		// Bracket hydrogens come right after the preceding atom in the
-		// neighbour order that chirality refers to.
-		if p.prev >= 0 {
-			p.mol.neighbourOrder(idx, p.prev)
-		}
-		p.mol.neighbourOrder(idx, implicitH)
-	}
 	if p.prev >= 0 {
 		bond := p.bond
 		p.bond = pendingBond{}
-		if err := p.addBond(p.prev, idx, bond, start, true); err != nil {
-			return err
-		}
+		p.addBond(p.prev, idx, bond, true)
+	}
+	if a.Bracket && a.HCount > 0 {
+		// Bracket hydrogens come right after the preceding atom in the
+		// neighbour order that chirality refers to.
+		p.mol.neighbourOrder(idx, implicitH)
 	}
 	p.prev = idx
 	p.afterOpen = false

@@ -32,6 +32,12 @@ func TestParseSMILESErrors(t *testing.T) {
 		{"[NH4]", 0, "N with valence 4 (at most 3)"},
 		{"[O+](C)(C)(C)C", 0, "O+ with valence 4 (at most 3)"},
 		{"CS(=O)(=O)(=O)C", 1, "S with valence 8 (at most 6)"},
+		// RDKit's clean-up charges nitro-like N and perhalate groups; an
+		// error must still describe the atoms as written (uncharged).
+		{"OCl(=O)(=O)=OC", 12, "O with valence 3 (at most 2)"},
+		{"C=N#NC", 4, "N with valence 4 (at most 3)"},
+		{"C=N#N=C", 4, "N with valence 5 (at most 3)"},
+		{"CN(=O)(=O)=O", 1, "N with valence 7 (at most 3)"},
 		{"c1ccnc1", 5, "can't kekulize: no double bond can be placed at aromatic 'c' (should an aromatic n be [nH]?)"},
 		{"c1cccc1", 5, "can't kekulize: no double bond can be placed at aromatic 'c'"},
 		{"c", 0, "aromatic atom 'c' is not in a ring"},

@@ -39,9 +39,14 @@ func (m *Molecule) check() error {
 			return &SMILESError{Pos: a.Pos, Reason: fmt.Sprintf("aromatic atom '%s' is not in a ring", a.symbol())}
 		}
 	}
-	m.cleanUp(adj)
+	undo := m.cleanUp(adj)
 	for i := range m.Atoms {
 		if err := m.assignValence(i, adj); err != nil {
+			if undo.touches(i) {
+				// Describe the atom as written, not as cleanUp charged it.
+				undo.apply(m)
+				return m.valenceError(i, adj)
+			}
 			return err
 		}
 	}
@@ -138,10 +143,49 @@ func (m *Molecule) integerValence(i int, adj [][]int) int {
 	return v
 }
 
+// cleanUpUndo records what cleanUp changed, so that an error about a
+// changed atom can describe the atom as the user wrote it.
+type cleanUpUndo struct {
+	charges []int // atom index, old charge pairs
+	orders  []int // bond index, old order pairs
+}
+
+func (u *cleanUpUndo) charge(m *Molecule, i, c int) {
+	u.charges = append(u.charges, i, m.Atoms[i].Charge)
+	m.Atoms[i].Charge = c
+}
+
+func (u *cleanUpUndo) order(m *Molecule, bi int, o BondOrder) {
+	u.orders = append(u.orders, bi, int(m.Bonds[bi].Order))
+	m.Bonds[bi].Order = o
+}
+
+// touches reports whether cleanUp changed atom i's charge.
+func (u *cleanUpUndo) touches(i int) bool {
+	for k := 0; k < len(u.charges); k += 2 {
+		if u.charges[k] == i {
+			return true
+		}
+	}
+	return false
+}
+
+// apply restores the charges and bond orders cleanUp changed.
+func (u *cleanUpUndo) apply(m *Molecule) {
+	for k := 0; k < len(u.charges); k += 2 {
+		m.Atoms[u.charges[k]].Charge = u.charges[k+1]
+	}
+	for k := 0; k < len(u.orders); k += 2 {
+		m.Bonds[u.orders[k]].Order = BondOrder(u.orders[k+1])
+	}
+}
+
 // cleanUp turns neutral five-valent nitrogen (CN(=O)=O, C=N#N) and neutral
 // seven-valent chlorine, bromine and iodine with three =O into their
-// charge-separated forms, as RDKit's cleanUp does.
-func (m *Molecule) cleanUp(adj [][]int) {
+// charge-separated forms, as RDKit's cleanUp does, and returns what it
+// changed.
+func (m *Molecule) cleanUp(adj [][]int) cleanUpUndo {
+	var u cleanUpUndo
 	for i := range m.Atoms {
 		a := &m.Atoms[i]
 		if a.Charge != 0 {
@@ -154,15 +198,18 @@ func (m *Molecule) cleanUp(adj [][]int) {
 			}
 			for _, bi := range adj[i] {
 				b := &m.Bonds[bi]
-				o := &m.Atoms[b.other(i)]
+				j := b.other(i)
+				o := &m.Atoms[j]
 				if b.Order == BondDouble && o.Element == "O" && o.Charge == 0 && !o.Aromatic {
-					b.Order = BondSingle
-					a.Charge, o.Charge = 1, -1
+					u.order(m, bi, BondSingle)
+					u.charge(m, i, 1)
+					u.charge(m, j, -1)
 					break
 				}
 				if b.Order == BondTriple && o.Element == "N" && o.Charge == 0 && !o.Aromatic {
-					b.Order = BondDouble
-					a.Charge, o.Charge = 1, -1
+					u.order(m, bi, BondDouble)
+					u.charge(m, i, 1)
+					u.charge(m, j, -1)
 					break
 				}
 			}
@@ -181,13 +228,14 @@ func (m *Molecule) cleanUp(adj [][]int) {
 			if len(oxo) != 3 {
 				continue
 			}
-			a.Charge = 3
+			u.charge(m, i, 3)
 			for _, bi := range oxo {
-				m.Bonds[bi].Order = BondSingle
-				m.Atoms[m.Bonds[bi].other(i)].Charge = -1
+				u.order(m, bi, BondSingle)
+				u.charge(m, m.Bonds[bi].other(i), -1)
 			}
 		}
 	}
+	return u
 }
 
 // chargeShift is the formal charge as RDKit adds it to an allowed valence:
@@ -264,7 +312,7 @@ func (m *Molecule) assignValence(i int, adj [][]int) error {
 	}
 	maxV := el.Valences[len(el.Valences)-1]
 	if maxV > 0 && effective > maxV {
-		return &SMILESError{Pos: a.Pos, Reason: fmt.Sprintf("%s with valence %d (at most %d)", a.chargedSymbol(), explicit, maxV+explicit-effective)}
+		return m.valenceError(i, adj)
 	}
 	if a.Bracket || dv < 0 {
 		return nil
@@ -292,6 +340,23 @@ func (m *Molecule) assignValence(i int, adj [][]int) error {
 			a.HCount = v + chg - explicit
 			return nil
 		}
+	}
+	return &SMILESError{Pos: a.Pos, Reason: fmt.Sprintf("%s with valence %d (at most %d)", a.chargedSymbol(), explicit, maxV)}
+}
+
+// valenceError describes atom i's valence as too high: its valence and the
+// most its element allows with its charge.
+func (m *Molecule) valenceError(i int, adj [][]int) error {
+	a := m.Atoms[i]
+	el := elements[a.atomicNumber()]
+	explicit := m.explicitValence(i, adj)
+	effective := explicit + a.Charge
+	if el.Outer >= 4 {
+		effective = explicit - a.Charge
+	}
+	maxV := el.Valences[len(el.Valences)-1]
+	if maxV > 0 && effective > maxV {
+		maxV += explicit - effective
 	}
 	return &SMILESError{Pos: a.Pos, Reason: fmt.Sprintf("%s with valence %d (at most %d)", a.chargedSymbol(), explicit, maxV)}
 }
@@ -472,12 +537,48 @@ func (m *Molecule) matchDoubleBonds(take []bool, adj [][]int) []int {
 			}
 		}
 	}
+	free := false
+	for v := 0; v < n && !free; v++ {
+		free = match[v] < 0 && len(g[v]) > 0
+	}
+	if !free {
+		return match // the greedy matching is perfect
+	}
+	// Search augmenting paths within each connected piece of g, so that
+	// a search resets only its own piece.
+	comp := make([]int, n)
+	for i := range comp {
+		comp[i] = -1
+	}
+	var pieces [][]int
+	for v := 0; v < n; v++ {
+		if comp[v] >= 0 || len(g[v]) == 0 {
+			continue
+		}
+		k := len(pieces)
+		comp[v] = k
+		piece := []int{v}
+		for q := 0; q < len(piece); q++ {
+			for _, w := range g[piece[q]] {
+				if comp[w] < 0 {
+					comp[w] = k
+					piece = append(piece, w)
+				}
+			}
+		}
+		pieces = append(pieces, piece)
+	}
 	bl := blossom{g: g, match: match, parent: make([]int, n), base: make([]int, n),
 		used: make([]bool, n), inBlossom: make([]bool, n), seen: make([]bool, n)}
+	for i := range bl.parent {
+		bl.parent[i] = -1
+		bl.base[i] = i
+	}
 	for v := 0; v < n; v++ {
 		if match[v] >= 0 || len(g[v]) == 0 {
 			continue
 		}
+		bl.piece = pieces[comp[v]]
 		for u := bl.findPath(v); u >= 0; {
 			pv := bl.parent[u]
 			ppv := match[pv]
@@ -494,10 +595,11 @@ type blossom struct {
 	match, parent, base   []int
 	used, inBlossom, seen []bool
 	queue                 []int
+	piece                 []int // the vertices connected to the search's root
 }
 
 func (b *blossom) lca(x, y int) int {
-	for i := range b.seen {
+	for _, i := range b.piece {
 		b.seen[i] = false
 	}
 	for {
@@ -530,7 +632,7 @@ func (b *blossom) markPath(v, base, child int) {
 // findPath searches an augmenting path from root and returns its free end,
 // or -1.
 func (b *blossom) findPath(root int) int {
-	for i := range b.used {
+	for _, i := range b.piece {
 		b.used[i] = false
 		b.parent[i] = -1
 		b.base[i] = i
@@ -545,12 +647,12 @@ func (b *blossom) findPath(root int) int {
 			}
 			if to == root || b.match[to] >= 0 && b.parent[b.match[to]] >= 0 {
 				cur := b.lca(v, to)
-				for i := range b.inBlossom {
+				for _, i := range b.piece {
 					b.inBlossom[i] = false
 				}
 				b.markPath(v, cur, to)
 				b.markPath(to, cur, v)
-				for i := range b.base {
+				for _, i := range b.piece {
 					if b.inBlossom[b.base[i]] {
 						b.base[i] = cur
 						if !b.used[i] {

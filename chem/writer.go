@@ -1,6 +1,7 @@
 package chem
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -90,9 +91,31 @@ func (w *smilesWriter) explore(root int) {
 	}
 }
 
-// write emits atom v and everything below it in the tree.
+// write emits atom v and everything below it in the tree. It keeps its own
+// stack of pending branches rather than recursing, so that deeply nested
+// branches cannot exhaust the goroutine stack.
 func (w *smilesWriter) write(sb *strings.Builder, v int) {
-	for {
+	type item struct {
+		atom   int // atom to write from, or -1 for a closing ')'
+		bond   int // bond to write before the atom, or -1
+		from   int // atom the bond is written from
+		branch bool
+	}
+	stack := []item{{atom: v, bond: -1}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.atom < 0 {
+			sb.WriteByte(')')
+			continue
+		}
+		if it.branch {
+			sb.WriteByte('(')
+		}
+		if it.bond >= 0 {
+			sb.WriteString(w.bondSymbol(it.bond, it.from))
+		}
+		v := it.atom
 		w.writeAtom(sb, v)
 		for _, bi := range w.rings[v] {
 			if num, ok := w.ringNumber[bi]; ok {
@@ -108,17 +131,14 @@ func (w *smilesWriter) write(sb *strings.Builder, v int) {
 		}
 		kids := w.children[v]
 		if len(kids) == 0 {
-			return
-		}
-		for _, bi := range kids[:len(kids)-1] {
-			sb.WriteByte('(')
-			sb.WriteString(w.bondSymbol(bi, v))
-			w.write(sb, w.m.Bonds[bi].other(v))
-			sb.WriteByte(')')
+			continue
 		}
 		last := kids[len(kids)-1]
-		sb.WriteString(w.bondSymbol(last, v))
-		v = w.m.Bonds[last].other(v)
+		stack = append(stack, item{atom: w.m.Bonds[last].other(v), bond: last, from: v})
+		for k := len(kids) - 2; k >= 0; k-- {
+			bi := kids[k]
+			stack = append(stack, item{atom: -1}, item{atom: w.m.Bonds[bi].other(v), bond: bi, from: v, branch: true})
+		}
 	}
 }
 
@@ -286,7 +306,9 @@ func (w *smilesWriter) chirality(v int) string {
 	if pb := w.parentBond[v]; pb >= 0 {
 		out = append(out, w.m.Bonds[pb].other(v))
 	}
-	if a.HCount > 0 {
+	if a.HCount > 0 || slices.Contains(in, implicitH) {
+		// A molfile's three-coordinate centre lists its lone pair as
+		// implicitH: it stands where an implicit hydrogen would.
 		out = append(out, implicitH)
 	}
 	for _, bi := range w.rings[v] {

@@ -464,6 +464,7 @@ func (b *builder) addMolecule(row, line int, name string, generated bool, smiles
 	} else {
 		b.seen[name] = row
 	}
+	props := m.Properties() // one ring and aromaticity perception for all
 	b.entries = append(b.entries, Entry{
 		Index:           len(b.entries),
 		Row:             row,
@@ -471,11 +472,11 @@ func (b *builder) addMolecule(row, line int, name string, generated bool, smiles
 		Name:            name,
 		GeneratedName:   generated,
 		SMILES:          smiles,
-		Formula:         m.Formula(),
-		MolecularWeight: m.MolecularWeight(),
-		HeavyAtoms:      m.HeavyAtoms(),
-		HBondDonors:     m.HBondDonors(),
-		HBondAcceptors:  m.HBondAcceptors(),
+		Formula:         props.Formula,
+		MolecularWeight: props.MolecularWeight,
+		HeavyAtoms:      props.HeavyAtoms,
+		HBondDonors:     props.HBondDonors,
+		HBondAcceptors:  props.HBondAcceptors,
 		Molecule:        m,
 	})
 }

@@ -12,12 +12,25 @@ answer on stdout:
 
 props is {"formula", "mw", "heavy", "hbd", "hba", "canonical"} as RDKit
 computes them; null means RDKit rejects the input.
+
+Stereochemistry requests (TestRDKitStereo) add
+
+  request  {"stereo": [s...], "stereo_3d_every": n, "stereo_blocks": [block...]}
+  answer   {"stereo": [{"canonical": c, "blocks": [{"kind": "2D" or "3D",
+                         "block": b, "readback": c or null}...]} or null...],
+            "stereo_blocks": [canonical isomeric SMILES or null...]}
+
+For each SMILES RDKit writes a 2D molblock (Compute2DCoords, wedged
+bonds) and, for every n-th one, a 3D molblock with hydrogens
+(EmbedMolecule(randomSeed=42)) where embedding succeeds; readback is the
+canonical isomeric SMILES of RDKit reading its own block back. Each of
+stereo_blocks is read by RDKit and answered by its canonical SMILES.
 """
 import json
 import sys
 
 from rdkit import Chem, RDLogger
-from rdkit.Chem import Descriptors, Lipinski, rdMolDescriptors
+from rdkit.Chem import AllChem, Descriptors, Lipinski, rdMolDescriptors
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -55,6 +68,27 @@ def molblocks(s):
     }
 
 
+def readback(block):
+    mol = Chem.MolFromMolBlock(block)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def stereo(k, s, every):
+    mol = Chem.MolFromSmiles(s)
+    if mol is None:
+        return None
+    flat = Chem.Mol(mol)
+    AllChem.Compute2DCoords(flat)
+    block = Chem.MolToMolBlock(flat)
+    blocks = [{"kind": "2D", "block": block, "readback": readback(block)}]
+    if every > 0 and k % every == 0:
+        withh = Chem.AddHs(mol)
+        if AllChem.EmbedMolecule(withh, randomSeed=42) == 0:
+            block = Chem.MolToMolBlock(withh)
+            blocks.append({"kind": "3D", "block": block, "readback": readback(block)})
+    return {"canonical": Chem.MolToSmiles(mol), "blocks": blocks}
+
+
 def main():
     with open(sys.argv[1]) as f:
         req = json.load(f)
@@ -64,6 +98,9 @@ def main():
                  for a, b in req.get("same") or []],
         "molblocks": [molblocks(s) for s in req.get("molblocks") or []],
         "sdf": [props(Chem.MolFromMolFile(p)) for p in req.get("sdf") or []],
+        "stereo": [stereo(k, s, req.get("stereo_3d_every") or 0)
+                   for k, s in enumerate(req.get("stereo") or [])],
+        "stereo_blocks": [readback(b) for b in req.get("stereo_blocks") or []],
     }
     json.dump(ans, sys.stdout)
 
