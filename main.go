@@ -28,6 +28,10 @@ import (
 	"time"
 
 	"omtx/gpu"
+	"omtx/gpu/boltz2"
+	"omtx/gpu/chai1"
+	"omtx/gpu/rfantibody"
+	"omtx/gpu/vina"
 	"omtx/handlers"
 	"omtx/jobs"
 	"omtx/jobs/sqlite"
@@ -47,6 +51,9 @@ Usage:
                [--lease-ttl 2m] [--rescue-every 10s]                (both commands)
   omtx models                                                       models and whether this host runs them
   omtx version
+
+GPU engines (environment): OMTX_BOLTZ, OMTX_BOLTZ_CACHE, OMTX_CHAI (program paths),
+  OMTX_MSA_SERVER=true to compute MSAs with the public MSA server.
 
 Backends (flags or environment):
   --store  OMTX_STORE  sqlite:///path/omtx.db (default: DATA/omtx.db)
@@ -215,14 +222,24 @@ func openBackends(ctx context.Context, c config) (*backends, error) {
 	return &backends{store: store, results: res, registry: reg, clock: clock}, nil
 }
 
-// newRegistry builds the model adapters.
+// newRegistry builds the model adapters. The GPU engines' programs and
+// options come from the environment of the runner images.
 func newRegistry() (*gpu.Registry, error) {
 	targets, err := fs.Sub(bundled, "testdata")
 	if err != nil {
 		return nil, err
 	}
-	_ = targets
-	return gpu.NewRegistry(), nil
+	dock, err := vina.New(vina.Config{Targets: targets})
+	if err != nil {
+		return nil, err
+	}
+	msaServer := os.Getenv("OMTX_MSA_SERVER") == "true"
+	return gpu.NewRegistry(
+		dock,
+		boltz2.New(boltz2.Config{Program: env("OMTX_BOLTZ", "boltz"), CacheDir: os.Getenv("OMTX_BOLTZ_CACHE"), MSAServer: msaServer}),
+		chai1.New(chai1.Config{Program: env("OMTX_CHAI", "chai-lab"), MSAServer: msaServer}),
+		rfantibody.New(rfantibody.Config{}),
+	), nil
 }
 
 // startWorkers runs n runners and one rescuer until ctx ends.
