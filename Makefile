@@ -40,11 +40,14 @@ unit:
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
-# Benchmarks; the README quotes what this prints.
+# Benchmarks; the README quotes what this prints. The docking batch runs
+# six ligands with real Vina at default settings: about 20 minutes on 2 cores.
 bench: setup
 	$(GO) test -run '^$$' -bench 'Submit' -benchtime 3x ./jobs/sqlite/
 	$(GO) test -run '^$$' -bench 'LeaseComplete' -benchtime 2000x ./jobs/sqlite/
 	$(GO) test -run '^$$' -bench . ./chem/...
+	$(GO) test -run '^$$' -bench Finalize -benchtime 5x ./results/
+	$(GO) test -run '^$$' -bench DockingBatch -benchtime 1x -timeout 60m .
 
 clean:
 	rm -rf bin
