@@ -189,7 +189,7 @@ func (m *Model) collect(pt *prepared, pred string) (*gpu.Output, error) {
 	files := map[string]string{}
 	keep := func(name, src string) error {
 		dst := filepath.Join(pt.task.Dir, name)
-		if err := linkOrCopy(src, dst); err != nil {
+		if err := gpu.LinkOrCopy(src, dst); err != nil {
 			return fmt.Errorf("boltz2: keep %s: %w", name, err)
 		}
 		files[name] = dst
@@ -276,27 +276,4 @@ func compact(b []byte) []byte {
 		return b
 	}
 	return buf.Bytes()
-}
-
-// linkOrCopy puts src at dst: a hard link when both are on one file
-// system, a copy otherwise.
-func linkOrCopy(src, dst string) error {
-	os.Remove(dst)
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

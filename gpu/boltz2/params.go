@@ -1,7 +1,6 @@
 package boltz2
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,20 +84,8 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	for _, l := range intLimits {
 		*l.get(&p) = l.def
 	}
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return p, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return p, jobs.FieldError(te.Field, "must be a %s", te.Type)
-		}
-		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return p, jobs.FieldError("parameters", "unknown parameter %s for boltz2", name)
-		}
-		return p, jobs.FieldError("parameters", "not a JSON object of boltz2 parameters: %v", err)
+	if err := gpu.DecodeParams("boltz2", raw, &p); err != nil {
+		return p, err
 	}
 	for _, l := range intLimits {
 		if v := *l.get(&p); v < l.min || v > l.max {

@@ -11,7 +11,6 @@
 package chai1
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -138,19 +137,8 @@ const restraintsHeader = "chainA,res_idxA,chainB,res_idxB,connection_type,confid
 // ParseParams decodes and checks Input.Parameters, filling defaults.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	p := Params{NumTrunkRecycles: 3, NumDiffnTimesteps: 200, NumDiffnSamples: 5}
-	if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return p, jobs.FieldError(te.Field, "must be a %s", te.Type)
-			}
-			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return p, jobs.FieldError("parameters", "unknown parameter %s for chai1", name)
-			}
-			return p, jobs.FieldError("parameters", "not a JSON object of chai1 parameters: %v", err)
-		}
+	if err := gpu.DecodeParams("chai1", raw, &p); err != nil {
+		return p, err
 	}
 	for _, c := range []struct {
 		name     string

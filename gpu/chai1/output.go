@@ -2,7 +2,6 @@ package chai1
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -170,7 +169,7 @@ func output(t gpu.Task, samples []Sample, msa string) (*gpu.Output, error) {
 	files := map[string]string{}
 	keep := func(name, src string) error {
 		dst := filepath.Join(t.Dir, name)
-		if err := linkOrCopy(src, dst); err != nil {
+		if err := gpu.LinkOrCopy(src, dst); err != nil {
 			return fmt.Errorf("chai1: keep %s: %w", name, err)
 		}
 		files[name] = dst
@@ -197,26 +196,4 @@ func output(t gpu.Task, samples []Sample, msa string) (*gpu.Output, error) {
 		Details: d,
 		Files:   files,
 	}, nil
-}
-
-// linkOrCopy puts src at dst: a hard link when possible, else a copy.
-func linkOrCopy(src, dst string) error {
-	os.Remove(dst)
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

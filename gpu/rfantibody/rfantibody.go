@@ -160,19 +160,8 @@ var (
 // naming the field.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	p := Params{Loops: "H1:7,H2:6,H3:5-13", NumDesigns: 10, NumSequences: 2, Recycles: 10}
-	if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return p, jobs.FieldError(te.Field, "must be a %s", te.Type)
-			}
-			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return p, jobs.FieldError("parameters", "unknown parameter %s for rfantibody", name)
-			}
-			return p, jobs.FieldError("parameters", "not a JSON object of rfantibody parameters: %v", err)
-		}
+	if err := gpu.DecodeParams("rfantibody", raw, &p); err != nil {
+		return p, err
 	}
 	for _, c := range []struct {
 		name        string
