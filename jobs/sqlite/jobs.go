@@ -25,7 +25,7 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 	var (
 		b                                          jobs.Batch
 		j                                          = &b.Job
-		typ, status, finalize                      string
+		typ, status, finalize, owner               string
 		avail, expires, created, started, fin, upd int64
 		finalized                                  int64
 		cancel                                     int
@@ -34,7 +34,7 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 		cancelled                                  int
 	)
 	err := row.Scan(&j.ID, &j.UserID, &typ, &j.BatchID, &j.Index, &j.Model, &j.ModelVersion, &j.Name, &input, &j.ContentKey,
-		&status, &j.Attempt, &j.MaxAttempts, &avail, new(string), &expires, &cancel,
+		&status, &j.Attempt, &j.MaxAttempts, &avail, &owner, &expires, &cancel,
 		&j.Error, &result, &j.ReusedFrom, &created, &started, &fin, &upd,
 		&total, &pending, &running, &completed, &failed, &cancelled, &finalize, &finalized)
 	if err != nil {
@@ -44,6 +44,9 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 	j.Input, j.Result = input, result
 	j.AvailableAt, j.CreatedAt, j.StartedAt, j.FinishedAt, j.UpdatedAt = toTime(avail), toTime(created), toTime(started), toTime(fin), toTime(upd)
 	j.CancelRequested = cancel != 0
+	if owner != "" {
+		j.Lease = &jobs.Lease{JobID: j.ID, Owner: owner, Attempt: j.Attempt, ExpiresAt: toTime(expires)}
+	}
 	if j.Type == jobs.TypeBatchParent {
 		b.Progress = jobs.Progress{Total: total, Pending: pending, Running: running, Completed: completed, Failed: failed, Cancelled: cancelled}
 		b.Finalize = jobs.FinalizeState(finalize)
@@ -52,7 +55,7 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 	return &b, nil
 }
 
-// scanLease reads the lease of the job just scanned; used where it matters.
+// loadJob reads one job matching where.
 func (s *Store) loadJob(ctx context.Context, q querier, where string, args ...any) (*jobs.Batch, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where, args...)
 	b, err := scanJob(row)

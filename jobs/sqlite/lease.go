@@ -169,12 +169,6 @@ func (s *Store) withLease(ctx context.Context, q querier, id string) (*jobs.Job,
 	if err != nil {
 		return nil, err
 	}
-	var owner string
-	var expires int64
-	if err := q.QueryRowContext(ctx, `SELECT lease_owner, lease_expires_at FROM jobs WHERE id = ?`, id).Scan(&owner, &expires); err != nil {
-		return nil, err
-	}
-	b.Lease = &jobs.Lease{JobID: id, Owner: owner, Attempt: b.Attempt, ExpiresAt: toTime(expires)}
 	return &b.Job, nil
 }
 
@@ -259,9 +253,9 @@ func (s *Store) holding(ctx context.Context, tx *wtx, l jobs.Lease, now int64) (
 		return nil, jobs.Errorf(jobs.ErrLeaseLost, "job %s: lease lost: job not found", l.JobID)
 	}
 	var owner string
-	var expires int64
-	if err := tx.QueryRowContext(ctx, `SELECT lease_owner, lease_expires_at FROM jobs WHERE id = ?`, l.JobID).Scan(&owner, &expires); err != nil {
-		return nil, err
+	var expires time.Time
+	if b.Lease != nil {
+		owner, expires = b.Lease.Owner, b.Lease.ExpiresAt
 	}
 	leased := b.Status == jobs.StatusRunning
 	if b.Type == jobs.TypeBatchParent {
@@ -270,8 +264,8 @@ func (s *Store) holding(ctx context.Context, tx *wtx, l jobs.Lease, now int64) (
 	switch {
 	case !leased || owner != l.Owner || b.Attempt != l.Attempt:
 		return nil, jobs.Errorf(jobs.ErrLeaseLost, "job %s: lease of %s (attempt %d) lost: job is %s", l.JobID, l.Owner, l.Attempt, b.Status)
-	case now >= expires:
-		return nil, jobs.Errorf(jobs.ErrLeaseLost, "job %s: lease of %s (attempt %d) expired at %s", l.JobID, l.Owner, l.Attempt, toTime(expires).Format(time.RFC3339Nano))
+	case now >= fromTime(expires):
+		return nil, jobs.Errorf(jobs.ErrLeaseLost, "job %s: lease of %s (attempt %d) expired at %s", l.JobID, l.Owner, l.Attempt, expires.Format(time.RFC3339Nano))
 	}
 	return b, nil
 }
@@ -406,8 +400,8 @@ func (s *Store) JobRescue(ctx context.Context) (jobs.Rescued, error) {
 		}
 		for _, b := range expired {
 			var owner string
-			if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM jobs WHERE id = ?`, b.ID).Scan(&owner); err != nil {
-				return err
+			if b.Lease != nil {
+				owner = b.Lease.Owner
 			}
 			if b.CancelRequested && b.Type != jobs.TypeBatchParent {
 				if err := s.setStatus(ctx, tx, &b.Job, jobs.StatusCancelled, now, ""); err != nil {
