@@ -262,7 +262,7 @@ func startWorkers(ctx context.Context, b *backends, c config, n int, log *slog.L
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		gpu.Rescue(ctx, b.store, c.rescueEvery, log)
+		gpu.Rescue(ctx, gpu.RescueConfig{Store: b.store, Every: c.rescueEvery, Log: log})
 	}()
 	return &wg
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"time"
 
+	"omtx/api"
 	"omtx/jobs"
 	"omtx/results"
 )
@@ -13,7 +16,11 @@ import (
 // completes its finalize task. A crash half-way leaves the task to be
 // leased again; every object it writes is rewritten with the same bytes.
 func (r *Runner) finalize(ctx context.Context, task *jobs.Job) error {
-	work, stop := r.hold(ctx, *task.Lease)
+	log := r.cfg.Log.With("batch", task.ID, "attempt", task.Attempt)
+	if task.RequestID != "" {
+		log = log.With("request_id", task.RequestID)
+	}
+	work, stop := r.holdLogged(ctx, *task.Lease, log)
 	defer stop()
 	b, err := r.cfg.Store.BatchGet(work, task.UserID, task.ID)
 	if err != nil {
@@ -59,8 +66,50 @@ func (r *Runner) finalize(ctx context.Context, task *jobs.Job) error {
 	r.mu.Lock()
 	delete(r.batches, b.ID)
 	r.mu.Unlock()
-	r.cfg.Log.Info("batch finalized", "batch", b.ID, "status", b.Status, "children", len(children))
+	log.Info("batch finalized", "status", b.Status, "children", len(children))
+	r.announce(ctx, b, task, log)
 	return nil
+}
+
+// announce sends a finalized batch's webhook, if it asked for one, in the
+// background: the next lease does not wait for the receiver. Delivery is
+// best effort: the sender retries while ctx lasts, and a process that
+// stops before it is done loses the delivery (a durable outbox would keep
+// it; not done yet).
+func (r *Runner) announce(ctx context.Context, b *jobs.Batch, task *jobs.Job, log *slog.Logger) {
+	hook := b.Webhook
+	if hook == nil {
+		hook = task.Webhook
+	}
+	if hook == nil || hook.URL == "" {
+		return
+	}
+	if r.cfg.Webhooks == nil {
+		log.Warn("batch asked for a webhook but this runner sends none")
+		return
+	}
+	ev := completedEvent(b, r.cfg.Clock.Now())
+	r.deliveries.Go(func() {
+		if err := r.cfg.Webhooks.Send(ctx, hook.URL, hook.Secret, ev); err != nil {
+			log.Warn("webhook not delivered", "err", err)
+			return
+		}
+		log.Info("webhook delivered", "event", ev.Event)
+	})
+}
+
+// completedEvent is the webhook body announcing a finalized batch; now
+// stands in for a finish time the batch lacks.
+func completedEvent(b *jobs.Batch, now time.Time) api.WebhookEvent {
+	finished := b.FinishedAt
+	if finished.IsZero() {
+		finished = now
+	}
+	p := b.Progress
+	return api.WebhookEvent{Event: "batch.completed", BatchID: b.ID, JobName: b.Name, Status: string(b.Status),
+		Progress: api.Progress{Total: p.Total, Pending: p.Pending, Running: p.Running, Completed: p.Completed,
+			Failed: p.Failed, Cancelled: p.Cancelled, Percent: p.Percent()},
+		FinishedAt: finished, ResultsURL: api.Prefix + "/batches/" + b.ID + "/results"}
 }
 
 func (r *Runner) finalizeFailed(ctx context.Context, lease jobs.Lease, cause error) error {

@@ -74,19 +74,23 @@ func (r *Runner) runMany(ctx context.Context, model BatchModel, first *jobs.Job)
 			if lost(h.ctx) {
 				return
 			}
-			log := r.cfg.Log.With("job", h.job.ID, "batch", h.job.BatchID, "model", h.job.Model)
+			log := r.jobLog(h.job)
+			mu.Lock()
+			elapsed := engine / time.Duration(len(all))
+			mu.Unlock()
 			if runErr != nil {
+				r.observe(h.job, elapsed, runErr)
 				if err := r.fail(ctx, h.job, lease, runErr, &logBuf, log); err != nil {
 					log.Error("record failure", "err", err)
 				}
 				return
 			}
-			mu.Lock()
-			elapsed := engine / time.Duration(len(all))
-			mu.Unlock()
 			summary, err := r.store(ctx, h.job, lease, out, &logBuf, started, elapsed)
 			if err == nil {
 				err = r.cfg.Store.JobComplete(ctx, lease, summary)
+			}
+			if err == nil {
+				r.observe(h.job, elapsed, nil)
 			}
 			if err != nil && !jobs.IsCode(err, jobs.ErrLeaseLost) {
 				log.Error("complete", "err", err)

@@ -51,6 +51,24 @@ type RunnerConfig struct {
 	// BatchSize is how many children of one batch an engine that runs many
 	// inputs per process (BatchModel) takes at once (default 8).
 	BatchSize int
+	// Metrics, when set, is told of every job attempt this runner finishes.
+	Metrics EngineMetrics
+	// Webhooks, when set, announces finalized batches that asked for a
+	// webhook. Delivery is best effort: it runs in the background under
+	// the context given to Run (or Once), and a process that stops while a
+	// delivery is still being retried loses it.
+	Webhooks WebhookSender
+}
+
+// EngineMetrics records finished job attempts: the engine's time and the
+// attempt's error, nil when it completed.
+type EngineMetrics interface {
+	EngineRun(model string, d time.Duration, err error)
+}
+
+// WebhookSender delivers event, as JSON signed under secret, to url.
+type WebhookSender interface {
+	Send(ctx context.Context, url, secret string, event any) error
 }
 
 // Runner leases jobs and runs them, one at a time.
@@ -60,6 +78,8 @@ type Runner struct {
 
 	mu      sync.Mutex
 	batches map[string]Input // shared input by batch, read once per batch
+
+	deliveries sync.WaitGroup // webhook deliveries in flight
 }
 
 // NewRunner checks the configuration and prepares the work folder.
@@ -99,8 +119,10 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	return &Runner{cfg: cfg, cache: cache, batches: map[string]Input{}}, nil
 }
 
-// Run leases and runs jobs until ctx ends.
+// Run leases and runs jobs until ctx ends, then waits for the webhook
+// deliveries it started (which end with ctx too).
 func (r *Runner) Run(ctx context.Context) error {
+	defer r.deliveries.Wait()
 	if r.cfg.Models == nil {
 		r.cfg.Models = r.cfg.Registry.Runnable(ctx)
 	}
@@ -146,10 +168,32 @@ func (r *Runner) Once(ctx context.Context) (bool, error) {
 	return true, r.runJob(ctx, j)
 }
 
+// jobLog is the logger for lines about job j: its ids and, when the job
+// knows it, the id of the request that submitted it.
+func (r *Runner) jobLog(j *jobs.Job) *slog.Logger {
+	log := r.cfg.Log.With("job", j.ID, "batch", j.BatchID, "model", j.Model, "attempt", j.Attempt)
+	if j.RequestID != "" {
+		log = log.With("request_id", j.RequestID)
+	}
+	return log
+}
+
+// observe reports a finished attempt of j to the metrics.
+func (r *Runner) observe(j *jobs.Job, engine time.Duration, err error) {
+	if r.cfg.Metrics != nil {
+		r.cfg.Metrics.EngineRun(j.Model, engine, err)
+	}
+}
+
 // hold keeps a lease alive while work goes on. The returned context ends
 // when the lease is lost or the job cancelled (with that as its cause);
 // stop ends the heartbeats and returns the current lease.
 func (r *Runner) hold(ctx context.Context, l jobs.Lease) (context.Context, func() jobs.Lease) {
+	return r.holdLogged(ctx, l, r.cfg.Log.With("job", l.JobID))
+}
+
+// holdLogged is hold with the logger for the job's heartbeat warnings.
+func (r *Runner) holdLogged(ctx context.Context, l jobs.Lease, log *slog.Logger) (context.Context, func() jobs.Lease) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	var mu sync.Mutex
 	lease := l
@@ -176,7 +220,7 @@ func (r *Runner) hold(ctx context.Context, l jobs.Lease) (context.Context, func(
 					cancel(err)
 					return
 				}
-				r.cfg.Log.Warn("heartbeat", "job", l.JobID, "err", err)
+				log.Warn("heartbeat", "err", err)
 				continue
 			}
 			mu.Lock()
@@ -238,8 +282,8 @@ func (r *Runner) sharedInput(ctx context.Context, j *jobs.Job) (Input, *Ligand, 
 
 // runJob runs one leased job to completion, failure or loss of its lease.
 func (r *Runner) runJob(ctx context.Context, j *jobs.Job) error {
-	log := r.cfg.Log.With("job", j.ID, "batch", j.BatchID, "model", j.Model, "attempt", j.Attempt)
-	work, stop := r.hold(ctx, *j.Lease)
+	log := r.jobLog(j)
+	work, stop := r.holdLogged(ctx, *j.Lease, log)
 	lease := *j.Lease
 	defer func() { stop() }()
 
@@ -266,14 +310,18 @@ func (r *Runner) runJob(ctx context.Context, j *jobs.Job) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err != nil {
-		return r.fail(ctx, j, lease, err, &logBuf, log)
-	}
 	engineMu.Lock()
 	elapsed := engine
 	engineMu.Unlock()
+	if err != nil {
+		r.observe(j, elapsed, err)
+		return r.fail(ctx, j, lease, err, &logBuf, log)
+	}
 	summary, err := r.store(ctx, j, lease, out, &logBuf, started, elapsed)
 	if err != nil {
+		if !jobs.IsCode(err, jobs.ErrLeaseLost) && !jobs.IsCode(err, jobs.ErrCancelled) {
+			r.observe(j, elapsed, err)
+		}
 		return r.fail(ctx, j, lease, err, &logBuf, log)
 	}
 	err = r.cfg.Store.JobComplete(ctx, lease, summary)
@@ -284,6 +332,7 @@ func (r *Runner) runJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return fmt.Errorf("complete %s: %w", j.ID, err)
 	}
+	r.observe(j, elapsed, nil)
 	log.Info("job completed", "engine_seconds", elapsed.Seconds())
 	return nil
 }
