@@ -58,6 +58,10 @@ type Job struct {
 	Result json.RawMessage
 	// ReusedFrom names the completed job whose result this one reused.
 	ReusedFrom string
+	// RequestID is the id of the request that submitted the job.
+	RequestID string
+	// Webhook is a batch parent's completion webhook, if any.
+	Webhook    *Webhook
 	CreatedAt  time.Time
 	StartedAt  time.Time // first lease; zero until then
 	FinishedAt time.Time // zero until the job reached a final status
@@ -86,6 +90,9 @@ type Batch struct {
 	Finalize FinalizeState
 	// FinalizedAt is when the finalize task completed.
 	FinalizedAt time.Time
+	// Paused batches hand out no new children until resumed. An ended
+	// batch is not paused.
+	Paused bool
 }
 
 // FinalizeState tracks the one-time finalize task of a batch.

@@ -31,6 +31,28 @@ type Store interface {
 	// BatchCancel cancels a batch: its pending children at once, its running
 	// children at their next heartbeat.
 	BatchCancel(ctx context.Context, userID, batchID string) (*Batch, error)
+	// BatchPause stops new leases of a batch's children (running ones
+	// finish, and the batch stays open while any child is pending);
+	// BatchResume allows them again. Both are idempotent, record a change
+	// of the batch when they change it, and answer ErrConflict for a batch
+	// in a final status. A paused batch can be cancelled; a batch that ends
+	// is no longer paused.
+	BatchPause(ctx context.Context, userID, batchID string) (*Batch, error)
+	BatchResume(ctx context.Context, userID, batchID string) (*Batch, error)
+	// BatchRetryFailed puts a batch's failed children back to pending with
+	// fresh attempts (attempt 0, no error, available now), reopening the
+	// batch if it had ended: running again, its cancel request and
+	// finalize task cleared, so that it ends and is finalized again,
+	// exactly once, when they end. Milestones already reached keep their
+	// time. It returns the batch and how many children went back; none is
+	// not an error. ErrConflict while the finalize task is leased or a
+	// cancel is under way.
+	BatchRetryFailed(ctx context.Context, userID, batchID string) (*Batch, int, error)
+	// BatchDelete removes an ended batch with its children, milestones,
+	// changes and cached results (ErrConflict while any child is pending
+	// or running, or its finalize task is pending or leased: cancel it
+	// first and wait for its finalize task).
+	BatchDelete(ctx context.Context, userID, batchID string) error
 
 	// JobLease hands out one job to run, or a batch's finalize task (a
 	// BATCH_PARENT job), fairly across users and batches. It answers
@@ -59,6 +81,10 @@ type Store interface {
 	// closes when ctx is done or the store fails.
 	Watch(ctx context.Context, userID string, since int64) (<-chan Change, error)
 
+	// Stats counts jobs across all users for operators (metrics, system
+	// status): no user's records, only numbers.
+	Stats(ctx context.Context) (Stats, error)
+
 	// Ping checks that the store answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -77,6 +103,53 @@ type Submission struct {
 	Children   []ChildSubmission
 	// MaxAttempts per job; DefaultMaxAttempts when zero.
 	MaxAttempts int
+	// MaxRunning caps how many of this user's jobs run at once (their
+	// tier's cap at submission); 0 means no cap. The latest submission's
+	// value applies to all of the user's pending jobs. Jobs in status
+	// running count (finalize tasks do not); JobLease and
+	// JobLeaseSiblings hand out none beyond it.
+	MaxRunning int
+	// RequestID is the id of the HTTP request that submitted the work,
+	// kept on the jobs so that runner logs can be joined with it.
+	RequestID string
+	// Webhook, for a batch, is called when the batch is finalized. It is
+	// kept on the batch parent only; an individual job has none.
+	Webhook *Webhook
+}
+
+// Webhook is where a batch's completion is announced: a POST to URL signed
+// with HMAC-SHA256 under Secret.
+type Webhook struct {
+	URL    string
+	Secret string
+}
+
+// Stats are counts over all users.
+type Stats struct {
+	// Jobs counts individual jobs and batch children by model and status,
+	// ordered by model and then lifecycle; pairs with no jobs are left out.
+	Jobs []StatsCount
+	// Queued is the number of pending jobs that may be leased now (not
+	// waiting for a retry backoff, not in a paused batch).
+	Queued int
+	// Delayed is the number of pending jobs waiting for a retry backoff,
+	// paused batches' included.
+	Delayed int
+	// ActiveBatches counts batches that are pending or running.
+	ActiveBatches int
+	// PausedBatches counts active batches that are paused.
+	PausedBatches int
+	// Finalizing counts batches whose finalize task is pending or leased.
+	Finalizing int
+	// Users counts users with pending or running work.
+	Users int
+}
+
+// StatsCount is the number of jobs of one model in one status.
+type StatsCount struct {
+	Model  string
+	Status Status
+	N      int
 }
 
 // ChildSubmission is one child of a batch.

@@ -69,3 +69,47 @@ func BenchmarkLeaseComplete(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }
+
+// BenchmarkStats measures the operators' counts over 100,000 jobs: ten
+// batches of 10,000 children, some of them leased, completed and failed.
+func BenchmarkStats(b *testing.B) {
+	s := openStore(b, jobs.SystemClock{})
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		sub := benchSubmission(10000)
+		sub.UserID = fmt.Sprintf("user-%d", i%4)
+		for j := range sub.Children {
+			sub.Children[j].ContentKey = ""
+		}
+		if _, err := s.Submit(ctx, sub); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := jobs.LeaseParams{Owner: "bench", Models: []string{"vina"}, TTL: time.Minute}
+	for i := 0; i < 300; i++ {
+		j, err := s.JobLease(ctx, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch i % 3 {
+		case 0:
+			err = s.JobComplete(ctx, *j.Lease, json.RawMessage(`{"affinity":-7.5}`))
+		case 1:
+			err = s.JobFail(ctx, *j.Lease, jobs.Failure{Error: "out of memory", Retryable: true})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st, err := s.Stats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Queued+st.Delayed != 100000-200 {
+			b.Fatalf("stats: %+v", st)
+		}
+	}
+}

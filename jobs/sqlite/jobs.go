@@ -16,7 +16,8 @@ import (
 const jobColumns = `id, user_id, type, batch_id, idx, model, model_version, name, input, content_key,
 	status, attempt, max_attempts, available_at, lease_owner, lease_expires_at, cancel_requested,
 	error, result, reused_from, created_at, started_at, finished_at, updated_at,
-	n_total, n_pending, n_running, n_completed, n_failed, n_cancelled, finalize_state, finalized_at`
+	n_total, n_pending, n_running, n_completed, n_failed, n_cancelled, finalize_state, finalized_at,
+	paused, request_id, webhook_url, webhook_secret`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -28,7 +29,8 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 		typ, status, finalize, owner               string
 		avail, expires, created, started, fin, upd int64
 		finalized                                  int64
-		cancel                                     int
+		cancel, paused                             int
+		hookURL, hookSecret                        string
 		input, result                              []byte
 		total, pending, running, completed, failed int
 		cancelled                                  int
@@ -36,7 +38,8 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 	err := row.Scan(&j.ID, &j.UserID, &typ, &j.BatchID, &j.Index, &j.Model, &j.ModelVersion, &j.Name, &input, &j.ContentKey,
 		&status, &j.Attempt, &j.MaxAttempts, &avail, &owner, &expires, &cancel,
 		&j.Error, &result, &j.ReusedFrom, &created, &started, &fin, &upd,
-		&total, &pending, &running, &completed, &failed, &cancelled, &finalize, &finalized)
+		&total, &pending, &running, &completed, &failed, &cancelled, &finalize, &finalized,
+		&paused, &j.RequestID, &hookURL, &hookSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -51,13 +54,23 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 		b.Progress = jobs.Progress{Total: total, Pending: pending, Running: running, Completed: completed, Failed: failed, Cancelled: cancelled}
 		b.Finalize = jobs.FinalizeState(finalize)
 		b.FinalizedAt = toTime(finalized)
+		b.Paused = paused != 0
+		if hookURL != "" {
+			j.Webhook = &jobs.Webhook{URL: hookURL, Secret: hookSecret}
+		}
 	}
 	return &b, nil
 }
 
 // loadJob reads one job matching where.
 func (s *Store) loadJob(ctx context.Context, q querier, where string, args ...any) (*jobs.Batch, error) {
-	row := q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where, args...)
+	return s.loadJobFrom(ctx, q, `jobs`, where, args...)
+}
+
+// loadJobFrom reads one job matching where from table, which may name the
+// index to search (jobs INDEXED BY ...).
+func (s *Store) loadJobFrom(ctx context.Context, q querier, table, where string, args ...any) (*jobs.Batch, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM `+table+` WHERE `+where, args...)
 	b, err := scanJob(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, jobs.Errorf(jobs.ErrNotFound, "not found")
@@ -106,8 +119,9 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 }
 
 const insertJob = `INSERT INTO jobs (id, user_id, type, batch_id, idx, model, model_version, name, input, content_key,
-	status, max_attempts, available_at, result, reused_from, created_at, finished_at, updated_at, n_total, n_pending)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	status, max_attempts, available_at, result, reused_from, created_at, finished_at, updated_at, n_total, n_pending,
+	request_id, webhook_url, webhook_secret)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // cached looks up a completed result of identical work by the same user.
 func cached(ctx context.Context, q querier, userID, key string) (jobID string, result []byte, ok bool, err error) {
@@ -134,22 +148,30 @@ func (s *Store) submitIndividual(ctx context.Context, tx *wtx, id string, sub jo
 		status, finished = jobs.StatusCompleted, now
 	}
 	_, err = tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeIndividual, "", 0, sub.Model, sub.ModelVersion, sub.Name,
-		[]byte(sub.Input), sub.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0)
+		[]byte(sub.Input), sub.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0,
+		sub.RequestID, "", "")
 	if err != nil {
 		return err
 	}
-	if !hit {
-		if err := addUserPending(ctx, tx, sub.UserID, 1); err != nil {
-			return err
-		}
+	pending := 1
+	if hit {
+		pending = 0
+	}
+	if err := submitUser(ctx, tx, sub, pending); err != nil {
+		return err
 	}
 	return recordChange(ctx, tx, sub.UserID, id, "", jobs.TypeIndividual, status, now)
 }
 
 func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Submission, now int64) error {
 	n := len(sub.Children)
+	var hook jobs.Webhook
+	if sub.Webhook != nil {
+		hook = *sub.Webhook
+	}
 	_, err := tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeBatchParent, id, 0, sub.Model, sub.ModelVersion, sub.Name,
-		[]byte(sub.Input), sub.ContentKey, jobs.StatusPending, sub.MaxAttempts, now, nil, "", now, 0, now, n, n)
+		[]byte(sub.Input), sub.ContentKey, jobs.StatusPending, sub.MaxAttempts, now, nil, "", now, 0, now, n, n,
+		sub.RequestID, hook.URL, hook.Secret)
 	if err != nil {
 		return err
 	}
@@ -168,15 +190,22 @@ func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Su
 			reused++
 		}
 		_, err = tx.ExecContext(ctx, insertJob, newID(), sub.UserID, jobs.TypeBatchChild, id, i, sub.Model, sub.ModelVersion, c.Name,
-			[]byte(c.Input), c.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0)
+			[]byte(c.Input), c.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0,
+			sub.RequestID, "", "")
 		if err != nil {
 			return fmt.Errorf("child %d: %w", i, err)
 		}
 	}
-	if err := addUserPending(ctx, tx, sub.UserID, n-reused); err != nil {
+	if err := submitUser(ctx, tx, sub, n-reused); err != nil {
 		return err
 	}
-	if err := recordChange(ctx, tx, sub.UserID, id, id, jobs.TypeBatchParent, jobs.StatusPending, now); err != nil {
+	var seq int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO changes (user_id, job_id, batch_id, type, status, at) VALUES (?, ?, ?, ?, ?, ?)
+		RETURNING seq`, sub.UserID, id, id, jobs.TypeBatchParent, jobs.StatusPending, now).Scan(&seq)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET first_change_seq = ? WHERE id = ?`, seq, id); err != nil {
 		return err
 	}
 	if reused > 0 {
@@ -185,14 +214,31 @@ func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Su
 	return nil
 }
 
-// addUserPending keeps the count of a user's pending jobs that the lease
-// scheduler uses to find users with work.
-func addUserPending(ctx context.Context, q querier, userID string, delta int) error {
-	if delta == 0 {
-		return nil
+// submitUser adds a submission's pending jobs to its user's queue entry
+// and sets the user's cap on running jobs to the submission's.
+func submitUser(ctx context.Context, q querier, sub jobs.Submission, pending int) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO queue_users (user_id, pending, max_running) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET pending = pending + excluded.pending, max_running = excluded.max_running`,
+		sub.UserID, pending, max(sub.MaxRunning, 0))
+	return err
+}
+
+// addUserCounts keeps the counts of a user's pending and running jobs that
+// the lease scheduler uses to find users with work under their cap. The
+// user's row exists: the submission of any job that was ever pending made
+// it. Only the counts that change are set: setting pending, even to
+// itself, rewrites the partial index on it as well.
+func addUserCounts(ctx context.Context, q querier, userID string, pending, running int) error {
+	var err error
+	switch {
+	case pending != 0 && running != 0:
+		_, err = q.ExecContext(ctx, `UPDATE queue_users SET pending = pending + ?, running = running + ? WHERE user_id = ?`,
+			pending, running, userID)
+	case pending != 0:
+		_, err = q.ExecContext(ctx, `UPDATE queue_users SET pending = pending + ? WHERE user_id = ?`, pending, userID)
+	case running != 0:
+		_, err = q.ExecContext(ctx, `UPDATE queue_users SET running = running + ? WHERE user_id = ?`, running, userID)
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO queue_users (user_id, pending) VALUES (?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET pending = pending + excluded.pending`, userID, delta)
 	return err
 }
 
@@ -205,9 +251,17 @@ func recordChange(ctx context.Context, q querier, userID, jobID, batchID string,
 // moveChildren records that n children of a batch went from one status to
 // another: it updates the parent's counters and milestones, and when no
 // child is left pending or running it sets the batch's final status and
-// makes its finalize task pending. Writes serialize, so this happens
-// exactly once per batch.
+// makes its finalize task pending (and clears its pause: an ended batch
+// hands out nothing anyway). Writes serialize, so this happens exactly once
+// per batch, or once more after BatchRetryFailed reopened it.
 func (s *Store) moveChildren(ctx context.Context, tx *wtx, batchID string, from, to jobs.Status, n int, now int64) error {
+	return s.moveChildrenSeq(ctx, tx, batchID, from, to, n, now, 0)
+}
+
+// moveChildrenSeq is moveChildren that also records, unless leaseSeq is 0,
+// when the batch was last served (in the same statement: a lease is the
+// hot path).
+func (s *Store) moveChildrenSeq(ctx context.Context, tx *wtx, batchID string, from, to jobs.Status, n int, now, leaseSeq int64) error {
 	if n == 0 {
 		return nil
 	}
@@ -226,10 +280,12 @@ func (s *Store) moveChildren(ctx context.Context, tx *wtx, batchID string, from,
 		status, finished, finalize = jobs.FinalStatus(after, p.CancelRequested), now, jobs.FinalizePending
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE jobs SET n_pending = ?, n_running = ?, n_completed = ?, n_failed = ?, n_cancelled = ?,
-		status = ?, started_at = ?, finished_at = CASE WHEN ? > 0 THEN ? ELSE finished_at END, finalize_state = ?, updated_at = ?
+		status = ?, started_at = ?, finished_at = CASE WHEN ? > 0 THEN ? ELSE finished_at END,
+		paused = CASE WHEN ? > 0 THEN 0 ELSE paused END, finalize_state = ?, updated_at = ?,
+		last_leased_seq = CASE WHEN ? > 0 THEN ? ELSE last_leased_seq END
 		WHERE id = ?`,
 		after.Pending, after.Running, after.Completed, after.Failed, after.Cancelled,
-		status, started, finished, finished, finalize, now, batchID)
+		status, started, finished, finished, finished, finalize, now, leaseSeq, leaseSeq, batchID)
 	if err != nil {
 		return err
 	}
@@ -402,6 +458,12 @@ func (s *Store) cancelJob(ctx context.Context, tx *wtx, j *jobs.Job, now int64) 
 // JobLease), clearing its lease, and keeps the parent's counts and the
 // user's queue in step.
 func (s *Store) setStatus(ctx context.Context, tx *wtx, j *jobs.Job, to jobs.Status, now int64, errMsg string) error {
+	return s.setStatusResult(ctx, tx, j, to, now, errMsg, nil)
+}
+
+// setStatusResult is setStatus that also writes the job's result, unless
+// result is nil (in the same statement: a completion is the hot path).
+func (s *Store) setStatusResult(ctx context.Context, tx *wtx, j *jobs.Job, to jobs.Status, now int64, errMsg string, result any) error {
 	if err := jobs.CheckTransition(j.ID, j.Status, to); err != nil {
 		return err
 	}
@@ -410,20 +472,23 @@ func (s *Store) setStatus(ctx context.Context, tx *wtx, j *jobs.Job, to jobs.Sta
 		finished = now
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = ?, lease_owner = '', lease_expires_at = 0, cancel_requested = 0,
-		finished_at = ?, error = CASE WHEN ? != '' THEN ? ELSE error END, updated_at = ? WHERE id = ?`,
-		to, finished, errMsg, errMsg, now, j.ID)
+		finished_at = ?, error = CASE WHEN ? != '' THEN ? ELSE error END, result = coalesce(?, result), updated_at = ? WHERE id = ?`,
+		to, finished, errMsg, errMsg, result, now, j.ID)
 	if err != nil {
 		return err
 	}
-	if j.Status == jobs.StatusPending {
-		if err := addUserPending(ctx, tx, j.UserID, -1); err != nil {
-			return err
-		}
+	var pending, running int
+	switch j.Status {
+	case jobs.StatusPending:
+		pending--
+	case jobs.StatusRunning:
+		running--
 	}
 	if to == jobs.StatusPending {
-		if err := addUserPending(ctx, tx, j.UserID, 1); err != nil {
-			return err
-		}
+		pending++
+	}
+	if err := addUserCounts(ctx, tx, j.UserID, pending, running); err != nil {
+		return err
 	}
 	if err := recordChange(ctx, tx, j.UserID, j.ID, j.BatchID, j.Type, to, now); err != nil {
 		return err
@@ -461,7 +526,7 @@ func (s *Store) BatchCancel(ctx context.Context, userID, batchID string) (*jobs.
 		if err != nil {
 			return err
 		}
-		if err := addUserPending(ctx, tx, userID, -int(n)); err != nil {
+		if err := addUserCounts(ctx, tx, userID, -int(n), 0); err != nil {
 			return err
 		}
 		if err := recordChange(ctx, tx, userID, batchID, batchID, jobs.TypeBatchParent, p.Status, now); err != nil {

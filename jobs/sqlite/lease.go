@@ -13,8 +13,11 @@ import (
 // short and a user is waiting for them); then users are served
 // round-robin, least recently served first; within a user, individual jobs
 // come before batch children, and batches are served round-robin; within a
-// batch, children go in input order. A job whose identical work already
-// completed is completed from that result here and never handed out.
+// batch, children go in input order. Users with as many jobs running as
+// their cap allow wait, and paused batches are passed over. A job whose
+// identical work already completed is completed from that result here and
+// never handed out (and stays completed when nothing else is left to hand
+// out).
 func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, error) {
 	if p.Owner == "" {
 		return nil, jobs.FieldError("owner", "is required")
@@ -27,7 +30,9 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 		now := s.now()
 		expires := now + p.TTL.Nanoseconds()
 		if p.Finalize {
-			b, err := s.loadJob(ctx, tx, `type = 'BATCH_PARENT' AND finalize_state = 'pending' AND available_at <= ?
+			// The IN term lets the partial index jobs_finalize serve.
+			b, err := s.loadJob(ctx, tx, `type = 'BATCH_PARENT' AND finalize_state IN ('pending', 'leased')
+				AND finalize_state = 'pending' AND available_at <= ?
 				ORDER BY finished_at LIMIT 1`, now)
 			if err == nil {
 				_, err = tx.ExecContext(ctx, `UPDATE jobs SET finalize_state = 'leased', attempt = attempt + 1, lease_owner = ?,
@@ -45,8 +50,14 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 		if len(p.Models) == 0 {
 			return jobs.Errorf(jobs.ErrNoWork, "no work")
 		}
-		for {
+		for reused := 0; ; {
 			j, err := s.pick(ctx, tx, p.Models, now)
+			if jobs.IsCode(err, jobs.ErrNoWork) && reused > 0 {
+				// Keep the jobs completed from identical work: commit, and
+				// answer no work after.
+				leased = nil
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -58,6 +69,7 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 				if err := s.completeFromCache(ctx, tx, j, from, result, now); err != nil {
 					return err
 				}
+				reused++
 				continue
 			}
 			if err := s.leaseJob(ctx, tx, j, p.Owner, expires, now); err != nil {
@@ -72,6 +84,9 @@ func (s *Store) JobLease(ctx context.Context, p jobs.LeaseParams) (*jobs.Job, er
 			return nil, err
 		}
 		return nil, fmt.Errorf("lease: %w", err)
+	}
+	if leased == nil {
+		return nil, jobs.Errorf(jobs.ErrNoWork, "no work")
 	}
 	return leased, nil
 }
@@ -91,17 +106,15 @@ func (s *Store) leaseJob(ctx context.Context, tx *wtx, j *jobs.Job, owner string
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE queue_users SET pending = pending - 1, last_leased_seq = ? WHERE user_id = ?`, seq, j.UserID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE queue_users SET pending = pending - 1, running = running + 1, last_leased_seq = ?
+		WHERE user_id = ?`, seq, j.UserID); err != nil {
 		return err
 	}
 	if err := recordChange(ctx, tx, j.UserID, j.ID, j.BatchID, j.Type, jobs.StatusRunning, now); err != nil {
 		return err
 	}
 	if j.Type == jobs.TypeBatchChild {
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET last_leased_seq = ? WHERE id = ?`, seq, j.BatchID); err != nil {
-			return err
-		}
-		if err := s.moveChildren(ctx, tx, j.BatchID, jobs.StatusPending, jobs.StatusRunning, 1, now); err != nil {
+		if err := s.moveChildrenSeq(ctx, tx, j.BatchID, jobs.StatusPending, jobs.StatusRunning, 1, now, seq); err != nil {
 			return err
 		}
 	}
@@ -126,6 +139,20 @@ func (s *Store) JobLeaseSiblings(ctx context.Context, p jobs.LeaseParams, held j
 		}
 		if b.Type != jobs.TypeBatchChild {
 			return nil
+		}
+		// A paused batch hands out nothing more, and siblings count
+		// against the user's cap like any lease.
+		var paused, running, maxRunning int
+		err = tx.QueryRowContext(ctx, `SELECT p.paused, coalesce(u.running, 0), coalesce(u.max_running, 0)
+			FROM jobs p LEFT JOIN queue_users u ON u.user_id = p.user_id WHERE p.id = ?`, b.BatchID).Scan(&paused, &running, &maxRunning)
+		if err != nil {
+			return err
+		}
+		if paused != 0 {
+			return nil
+		}
+		if maxRunning > 0 {
+			n = min(n, maxRunning-running)
 		}
 		for len(out) < n {
 			sib, err := s.loadJob(ctx, tx, `batch_id = ? AND type = 'BATCH_CHILD' AND status = 'pending' AND available_at <= ?
@@ -178,20 +205,25 @@ func nextLeaseSeq(ctx context.Context, tx *wtx) (int64, error) {
 	return seq, err
 }
 
-// pick chooses the next pending job for the given models, fairly.
+// pick chooses the next pending job for the given models, fairly. Users at
+// their cap of running jobs wait; paused batches are passed over.
 func (s *Store) pick(ctx context.Context, tx *wtx, models []string, now int64) (*jobs.Job, error) {
 	modelArgs := make([]any, len(models))
 	for i, m := range models {
 		modelArgs[i] = m
 	}
 	in := "(" + placeholders(len(models)) + ")"
-	users, err := queryStrings(ctx, tx, `SELECT user_id FROM queue_users WHERE pending > 0 ORDER BY last_leased_seq, user_id`)
+	users, err := queryStrings(ctx, tx, `SELECT user_id FROM queue_users WHERE pending > 0
+		AND (max_running = 0 OR running < max_running) ORDER BY last_leased_seq, user_id`)
 	if err != nil {
 		return nil, err
 	}
 	for _, user := range users {
 		args := append([]any{user}, modelArgs...)
-		b, err := s.loadJob(ctx, tx, `status = 'pending' AND type = 'INDIVIDUAL' AND user_id = ? AND model IN `+in+`
+		// Named, so that the planner never prefers the stats index on
+		// (model, status, available_at) and sorts.
+		b, err := s.loadJobFrom(ctx, tx, `jobs INDEXED BY jobs_pending_individual`,
+			`status = 'pending' AND type = 'INDIVIDUAL' AND user_id = ? AND model IN `+in+`
 			AND available_at <= ? ORDER BY created_at, rowid LIMIT 1`, append(args, now)...)
 		if err == nil {
 			return &b.Job, nil
@@ -200,7 +232,7 @@ func (s *Store) pick(ctx context.Context, tx *wtx, models []string, now int64) (
 			return nil, err
 		}
 		batches, err := queryStrings(ctx, tx, `SELECT id FROM jobs WHERE type = 'BATCH_PARENT' AND status IN ('pending', 'running')
-			AND user_id = ? AND model IN `+in+` ORDER BY last_leased_seq, created_at, rowid`, args...)
+			AND user_id = ? AND model IN `+in+` AND paused = 0 ORDER BY last_leased_seq, created_at, rowid`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -317,16 +349,13 @@ func (s *Store) JobComplete(ctx context.Context, l jobs.Lease, result json.RawMe
 			}
 			return recordChange(ctx, tx, b.UserID, b.ID, b.ID, b.Type, b.Status, now)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET result = ? WHERE id = ?`, []byte(result), b.ID); err != nil {
-			return err
-		}
 		if b.ContentKey != "" {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO results_cache (user_id, content_key, job_id) VALUES (?, ?, ?)`,
 				b.UserID, b.ContentKey, b.ID); err != nil {
 				return err
 			}
 		}
-		return s.setStatus(ctx, tx, &b.Job, jobs.StatusCompleted, now, "")
+		return s.setStatusResult(ctx, tx, &b.Job, jobs.StatusCompleted, now, "", []byte(result))
 	})
 }
 
@@ -380,9 +409,13 @@ func (s *Store) JobRescue(ctx context.Context) (jobs.Rescued, error) {
 		r = jobs.Rescued{}
 		now := s.now()
 		var expired []*jobs.Batch
-		rows, err := tx.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE
-			(status = 'running' AND lease_expires_at <= ?) OR
-			(type = 'BATCH_PARENT' AND finalize_state = 'leased' AND lease_expires_at <= ?)`, now, now)
+		// Two searches, each on its partial index (an OR would scan every
+		// job); a running batch parent holds no lease of its own.
+		rows, err := tx.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+			WHERE status = 'running' AND type != 'BATCH_PARENT' AND lease_expires_at <= ?
+			UNION ALL SELECT `+jobColumns+` FROM jobs
+			WHERE type = 'BATCH_PARENT' AND finalize_state IN ('pending', 'leased') AND finalize_state = 'leased'
+			AND lease_expires_at <= ?`, now, now)
 		if err != nil {
 			return err
 		}

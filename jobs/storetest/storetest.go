@@ -63,6 +63,19 @@ func Run(t *testing.T, open Open, opts Options) {
 		{"TenantScoping", testTenantScoping},
 		{"WatchOrder", testWatchOrder},
 		{"ListPaging", testListPaging},
+		{"PauseBlocksLease", testPauseBlocksLease},
+		{"PauseCancelRescue", testPauseCancelRescue},
+		{"RetryFailedEnded", testRetryFailedEnded},
+		{"RetryFailedRunning", testRetryFailedRunning},
+		{"RetryFailedConflicts", testRetryFailedConflicts},
+		{"DeleteBatch", testDeleteBatch},
+		{"ControlsTenancy", testControlsTenancy},
+		{"MaxRunning", testMaxRunning},
+		{"MaxRunningSiblings", testMaxRunningSiblings},
+		{"RequestIDAndWebhook", testRequestIDAndWebhook},
+		{"Stats", testStats},
+		{"RescueLeavesBatchOpen", testRescueLeavesBatchOpen},
+		{"DedupAtLeaseNothingElse", testDedupAtLeaseNothingElse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
