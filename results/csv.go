@@ -29,6 +29,10 @@ func csvText(s string) string {
 	return s
 }
 
+// CSVText guards a text cell against spreadsheet formula injection, as
+// batch_results.csv does (see csvText), for other CSV writers.
+func CSVText(s string) string { return csvText(s) }
+
 // csvNumber formats a metric value.
 func csvNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 

@@ -263,3 +263,35 @@ func (s *Store) CopyJob(ctx context.Context, fromBatch, fromJob, toBatch, toJob 
 	}
 	return nil
 }
+
+// DeletePrefix removes every object under prefix, which must be a folder
+// ("batches/{id}/"): a non-empty key ending in "/", so that no call can
+// empty the whole bucket or a sibling whose name merely starts alike. It
+// goes on past a failed delete and returns the errors joined; objects
+// already gone are not an error.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
+	if !strings.HasSuffix(prefix, "/") || strings.Trim(prefix, "/") == "" {
+		return jobs.FieldError("prefix", "%q must name a folder, ending in \"/\"", prefix)
+	}
+	if err := validatePrefix(prefix); err != nil {
+		return err
+	}
+	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	var errs []error
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errors.Join(append(errs, fmt.Errorf("list %s: %w", prefix, err))...)
+		}
+		if obj.IsDir {
+			continue
+		}
+		if err := s.b.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			errs = append(errs, fmt.Errorf("delete %s: %w", obj.Key, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -441,3 +441,38 @@ func TestOpenURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestDeletePrefix(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		put(t, s, "batches/b1/batch_index.json", "{}\n")
+		put(t, s, "batches/b1/jobs/j1/results.json", "{}\n")
+		put(t, s, "batches/b1/results/batch_results.csv", "index\n")
+		put(t, s, "batches/b10/batch_index.json", "a sibling whose ID shares the prefix\n")
+		put(t, s, "archive/b1/batch_metadata.json", "{}\n")
+		for _, p := range []string{"batches/b1/", "archive/b1/"} {
+			if err := s.DeletePrefix(ctx, p); err != nil {
+				t.Fatalf("delete %s: %v", p, err)
+			}
+		}
+		keys, err := s.List(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"batches/b10/batch_index.json"}; !slices.Equal(keys, want) {
+			t.Fatalf("left %q, want %q", keys, want)
+		}
+		// Deleting again, or a folder that never existed, is not an error.
+		if err := s.DeletePrefix(ctx, "batches/b1/"); err != nil {
+			t.Fatalf("delete again: %v", err)
+		}
+		for _, bad := range []string{"", "/", "batches/b1", "../x/", "batches/../"} {
+			if err := s.DeletePrefix(ctx, bad); !jobs.IsCode(err, jobs.ErrInvalid) {
+				t.Errorf("delete %q: %v, want invalid", bad, err)
+			}
+		}
+		if keys, _ := s.List(ctx, ""); len(keys) != 1 {
+			t.Fatalf("refused deletes removed objects: %q", keys)
+		}
+	})
+}

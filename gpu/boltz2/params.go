@@ -211,3 +211,11 @@ func ValidateLigand(l gpu.Ligand) (LigandCheck, error) {
 	}
 	return c, nil
 }
+
+// ValidateLigand checks a ligand for this model (see the package-level
+// ValidateLigand; its size warning is not an error), so that callers
+// holding a gpu.Model can check ligands without knowing the adapter.
+func (m *Model) ValidateLigand(l gpu.Ligand) error {
+	_, err := ValidateLigand(l)
+	return err
+}

@@ -316,3 +316,11 @@ func logf(w io.Writer, format string, args ...any) {
 		fmt.Fprintf(w, format+"\n", args...)
 	}
 }
+
+// ValidateLigand checks a ligand for this model (see the package-level
+// ValidateLigand), so that callers holding a gpu.Model can check ligands
+// without knowing the adapter.
+func (m *Model) ValidateLigand(l gpu.Ligand) error {
+	_, err := ValidateLigand(l)
+	return err
+}

@@ -248,3 +248,8 @@ func (m *Model) targetIDs() []string {
 	}
 	return ids
 }
+
+// ValidateLigand checks a ligand for this model (see the package-level
+// ValidateLigand), so that callers holding a gpu.Model can check ligands
+// without knowing the adapter.
+func (m *Model) ValidateLigand(l gpu.Ligand) error { return ValidateLigand(l) }

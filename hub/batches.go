@@ -1,0 +1,425 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"omtx/api"
+	"omtx/jobs"
+	"omtx/results"
+)
+
+// storePage is how many children are read from the store at a time.
+const storePage = 1000
+
+// Batch list limits.
+const (
+	defaultListSize = 50
+	maxListSize     = 500
+)
+
+// eachChild calls fn with the batch's children in input order, a store
+// page at a time, so that no caller needs to hold a large batch at once.
+// It pages through the store's listing in input order, which stays right
+// while children change status, but which the SQLite store answers by
+// sorting the batch for every page; see eachChildFast.
+func (s *Service) eachChild(ctx context.Context, userID, batchID string, fn func([]*jobs.Job) error) error {
+	for off := 0; ; off += storePage {
+		page, err := s.store.JobList(ctx, jobs.JobFilter{UserID: userID, BatchID: batchID, Offset: off, Limit: storePage})
+		if err != nil {
+			return fmt.Errorf("children of %s: %w", batchID, err)
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if len(page) < storePage {
+			return nil
+		}
+	}
+}
+
+// errMoved says that children changed status while eachChildFast listed
+// them, so that some were missed or seen twice.
+var errMoved = errors.New("children changed status while being listed")
+
+// eachChildFast is eachChild by merging the store's per-status listings
+// (which its index serves in input order without sorting): several times
+// faster on a large batch. A child that changes status between two pages
+// can be missed or seen twice; since a batch's children are numbered 0 to
+// total-1, that is detected and answered with errMoved (after fn may have
+// seen part of the batch), and the caller starts over with eachChild.
+func (s *Service) eachChildFast(ctx context.Context, userID, batchID string, total int, fn func([]*jobs.Job) error) error {
+	streams := make([]*childStream, len(jobs.Statuses))
+	for i, st := range jobs.Statuses {
+		streams[i] = &childStream{s: s, f: jobs.JobFilter{UserID: userID, BatchID: batchID, Status: st, Limit: storePage}}
+	}
+	next := 0
+	out := make([]*jobs.Job, 0, storePage)
+	for {
+		var best *childStream
+		for _, c := range streams {
+			j, err := c.peek(ctx)
+			if err != nil {
+				return err
+			}
+			if j != nil && (best == nil || j.Index < best.page[best.pos].Index) {
+				best = c
+			}
+		}
+		if best == nil {
+			break
+		}
+		j := best.page[best.pos]
+		best.pos++
+		if j.Index != next {
+			return errMoved
+		}
+		next++
+		out = append(out, j)
+		if len(out) == storePage {
+			if err := fn(out); err != nil {
+				return err
+			}
+			out = make([]*jobs.Job, 0, storePage)
+		}
+	}
+	if next != total {
+		return errMoved
+	}
+	if len(out) > 0 {
+		return fn(out)
+	}
+	return nil
+}
+
+// childStream pages through a batch's children of one status.
+type childStream struct {
+	s    *Service
+	f    jobs.JobFilter
+	page []*jobs.Job
+	pos  int
+	done bool
+}
+
+// peek returns the stream's next child without taking it; nil at the end.
+func (c *childStream) peek(ctx context.Context) (*jobs.Job, error) {
+	if c.pos < len(c.page) {
+		return c.page[c.pos], nil
+	}
+	if c.done {
+		return nil, nil
+	}
+	page, err := c.s.store.JobList(ctx, c.f)
+	if err != nil {
+		return nil, fmt.Errorf("children of %s: %w", c.f.BatchID, err)
+	}
+	c.f.Offset += len(page)
+	c.page, c.pos, c.done = page, 0, len(page) < c.f.Limit
+	if len(page) == 0 {
+		return nil, nil
+	}
+	return page[0], nil
+}
+
+// children lists all of a batch's children in input order, the fast way
+// when it gives a consistent list.
+func (s *Service) children(ctx context.Context, userID, batchID string, total int) ([]*jobs.Job, error) {
+	var all []*jobs.Job
+	collect := func(page []*jobs.Job) error {
+		all = append(all, page...)
+		return nil
+	}
+	err := s.eachChildFast(ctx, userID, batchID, total, collect)
+	if errors.Is(err, errMoved) {
+		all = nil
+		err = s.eachChild(ctx, userID, batchID, collect)
+	}
+	return all, err
+}
+
+// batch reads one of the user's batches.
+func (s *Service) batch(ctx context.Context, userID, batchID string) (*jobs.Batch, error) {
+	if userID == "" || batchID == "" || results.ValidateID("batch_id", batchID) != nil {
+		return nil, batchNotFound()
+	}
+	b, err := s.store.BatchGet(ctx, userID, batchID)
+	if jobs.IsCode(err, jobs.ErrNotFound) {
+		return nil, batchNotFound()
+	}
+	return b, err
+}
+
+// Not-found errors say nothing of the id asked for, so that an answer
+// never repeats another user's id back.
+func batchNotFound() error { return &jobs.Error{Code: jobs.ErrNotFound, Message: "batch not found"} }
+func jobNotFound() error   { return &jobs.Error{Code: jobs.ErrNotFound, Message: "job not found"} }
+
+// cursor is the opaque paging token of the lists: the next offset and a
+// digest of the query it belongs to.
+type cursor struct {
+	Offset int    `json:"o"`
+	Query  string `json:"q"`
+}
+
+// queryDigest identifies a query's filters and sort, so that a cursor is
+// not used with another.
+func queryDigest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write([]byte(p))
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+func encodeCursor(offset int, digest string) string {
+	b, _ := json.Marshal(cursor{Offset: offset, Query: digest})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made for the query with digest.
+func decodeCursor(token, digest string) (int, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	var c cursor
+	if err != nil || json.Unmarshal(raw, &c) != nil || c.Offset < 0 {
+		return 0, jobs.FieldError("cursor", "is not a cursor of this list")
+	}
+	if c.Query != digest {
+		return 0, jobs.FieldError("cursor", "belongs to another query: keep the filters and sort of the page it came from")
+	}
+	return c.Offset, nil
+}
+
+// optionalStatus reads a status filter; empty means all.
+func optionalStatus(s string) (jobs.Status, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	st, err := jobs.ParseStatus(strings.ToLower(s))
+	if err != nil {
+		return "", jobs.FieldError("status", "unknown status %q (one of pending, running, completed, failed, cancelled)", s)
+	}
+	return st, nil
+}
+
+// BatchList lists the user's batches, newest first.
+func (s *Service) BatchList(ctx context.Context, userID string, q api.ListQuery) (*api.BatchList, error) {
+	status, err := optionalStatus(q.Status)
+	if err != nil {
+		return nil, err
+	}
+	size := q.PageSize
+	switch {
+	case size <= 0:
+		size = defaultListSize
+	case size > maxListSize:
+		size = maxListSize
+	}
+	digest := queryDigest("batches", userID, string(status))
+	offset := (max(q.Page, 1) - 1) * size
+	if q.Cursor != "" {
+		if offset, err = decodeCursor(q.Cursor, digest); err != nil {
+			return nil, err
+		}
+	}
+	list, err := s.store.BatchList(ctx, jobs.BatchFilter{UserID: userID, Status: status, Offset: offset, Limit: size + 1})
+	if err != nil {
+		return nil, err
+	}
+	out := &api.BatchList{Batches: make([]api.Batch, 0, min(len(list), size)), Page: offset/size + 1, PageSize: size}
+	if len(list) > size {
+		out.HasMore = true
+		out.NextCursor = encodeCursor(offset+size, digest)
+		list = list[:size]
+	}
+	for _, b := range list {
+		out.Batches = append(out.Batches, apiBatch(b))
+	}
+	return out, nil
+}
+
+// BatchGet returns one of the user's batches with its progress.
+func (s *Service) BatchGet(ctx context.Context, userID, batchID string) (*api.Batch, error) {
+	b, err := s.batch(ctx, userID, batchID)
+	if err != nil {
+		return nil, err
+	}
+	out := apiBatch(b)
+	return &out, nil
+}
+
+// Batch control actions.
+const (
+	ActionPause       = "pause"
+	ActionResume      = "resume"
+	ActionCancel      = "cancel"
+	ActionRetryFailed = "retry_failed"
+)
+
+// BatchControl pauses, resumes, cancels or retries the failed children of
+// one of the user's batches. Affected counts the children the action
+// reached: pause and resume the pending children held back or released,
+// cancel the pending and running children it stops, retry_failed the
+// failed children put back.
+func (s *Service) BatchControl(ctx context.Context, userID, batchID, action string) (*api.ControlResponse, error) {
+	action = strings.TrimSpace(strings.ToLower(action))
+	switch action {
+	case ActionPause, ActionResume, ActionCancel, ActionRetryFailed:
+	default:
+		return nil, jobs.FieldError("action", "unknown action %q (one of pause, resume, cancel, retry_failed)", action)
+	}
+	before, err := s.batch(ctx, userID, batchID)
+	if err != nil {
+		return nil, err
+	}
+	var after *jobs.Batch
+	affected := 0
+	switch action {
+	case ActionPause:
+		after, err = s.store.BatchPause(ctx, userID, batchID)
+		if err == nil && !before.Paused {
+			affected = after.Progress.Pending
+		}
+	case ActionResume:
+		after, err = s.store.BatchResume(ctx, userID, batchID)
+		if err == nil && before.Paused {
+			affected = after.Progress.Pending
+		}
+	case ActionCancel:
+		after, err = s.store.BatchCancel(ctx, userID, batchID)
+		if err == nil {
+			affected = before.Progress.Pending + before.Progress.Running
+		}
+	case ActionRetryFailed:
+		after, affected, err = s.store.BatchRetryFailed(ctx, userID, batchID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.rows.forget(batchID)
+	return &api.ControlResponse{Action: action, Affected: affected, Batch: apiBatch(after)}, nil
+}
+
+// BatchDelete deletes one of the user's ended batches: the store's
+// records first (a conflict while any child is pending or running), then
+// its files under batches/{id}/ and archive/{id}/. A file that cannot be
+// deleted is logged, not returned: the batch is gone for the user.
+func (s *Service) BatchDelete(ctx context.Context, userID, batchID string) error {
+	if _, err := s.batch(ctx, userID, batchID); err != nil {
+		return err
+	}
+	if err := s.store.BatchDelete(ctx, userID, batchID); err != nil {
+		return err
+	}
+	s.rows.forget(batchID)
+	for _, prefix := range []string{results.BatchDir(batchID) + "/", "archive/" + batchID + "/"} {
+		if err := s.results.DeletePrefix(ctx, prefix); err != nil {
+			s.log.Error("delete batch files", "batch", batchID, "prefix", prefix, "err", err)
+		}
+	}
+	return nil
+}
+
+// job reads one of the user's jobs that has a folder: an individual job
+// or a batch child (a batch parent is read as a batch).
+func (s *Service) job(ctx context.Context, userID, jobID string) (*jobs.Job, error) {
+	if userID == "" || jobID == "" || results.ValidateID("job_id", jobID) != nil {
+		return nil, jobNotFound()
+	}
+	j, err := s.store.JobGet(ctx, userID, jobID)
+	if jobs.IsCode(err, jobs.ErrNotFound) || err == nil && j.Type == jobs.TypeBatchParent {
+		return nil, jobNotFound()
+	}
+	return j, err
+}
+
+// batchJob reads a child of one of the user's batches.
+func (s *Service) batchJob(ctx context.Context, userID, batchID, jobID string) (*jobs.Job, error) {
+	j, err := s.job(ctx, userID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.Type != jobs.TypeBatchChild || j.BatchID != batchID {
+		return nil, jobNotFound()
+	}
+	return j, nil
+}
+
+// JobGet returns one of the user's jobs: an individual job or a batch
+// child.
+func (s *Service) JobGet(ctx context.Context, userID, jobID string) (*api.Job, error) {
+	j, err := s.job(ctx, userID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	out := s.apiJob(j, s.jobFiles(ctx, j))
+	return &out, nil
+}
+
+// BatchJobGet returns a child of one of the user's batches.
+func (s *Service) BatchJobGet(ctx context.Context, userID, batchID, jobID string) (*api.Job, error) {
+	j, err := s.batchJob(ctx, userID, batchID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	out := s.apiJob(j, s.jobFiles(ctx, j))
+	return &out, nil
+}
+
+// jobFiles lists the files of a job's folder (and, for a job that reused
+// identical work, of the folder it reused); nil when none can be listed,
+// so that the result summary's list stands.
+func (s *Service) jobFiles(ctx context.Context, j *jobs.Job) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, dir := range s.folders(ctx, j) {
+		keys, err := s.results.List(ctx, dir+"/")
+		if err != nil {
+			s.log.Warn("list job files", "job", j.ID, "err", err)
+			continue
+		}
+		for _, k := range keys {
+			name := strings.TrimPrefix(k, dir+"/")
+			if !strings.Contains(name, "/") && !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return names
+}
+
+// folders are the folders a job's files may be in: its own, then the one
+// of the job it reused.
+func (s *Service) folders(ctx context.Context, j *jobs.Job) []string {
+	dirs := []string{results.JobDir(batchOf(j), j.ID)}
+	if j.ReusedFrom != "" {
+		if src, err := s.store.JobGet(ctx, j.UserID, j.ReusedFrom); err == nil && src.Type != jobs.TypeBatchParent {
+			dirs = append(dirs, results.JobDir(batchOf(src), src.ID))
+		}
+	}
+	return dirs
+}
+
+// batchOf is the batch folder of a job: its batch for a child, none for
+// an individual job.
+func batchOf(j *jobs.Job) string {
+	if j.Type == jobs.TypeBatchChild {
+		return j.BatchID
+	}
+	return ""
+}
