@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +30,7 @@ func TestHealthAndReady(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := handlers.New(handlers.Deps{Ready: c.checks})
+			e := handlers.New(handlers.Deps{Ready: c.checks, Log: slog.New(slog.DiscardHandler)})
 			rec := httptest.NewRecorder()
 			e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
 			if rec.Code != c.status {

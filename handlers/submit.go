@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"omtx/api"
+	"omtx/hub"
+	"omtx/jobs"
+)
+
+// caller is the signed-in user as the service sees a submitter.
+func (s *server) caller(c echo.Context) hub.Caller {
+	p := userOf(c)
+	lim := s.limits(p.user.Tier)
+	return hub.Caller{
+		UserID:             p.user.ID,
+		MaxLigandsPerBatch: lim.MaxLigandsPerBatch,
+		MaxRunning:         lim.MaxRunning,
+		RequestID:          RequestID(c.Request().Context()),
+	}
+}
+
+func userID(c echo.Context) string { return userOf(c).user.ID }
+
+// submitBatch takes a batch as JSON with its ligands inline, or as a
+// multipart upload of a library file.
+func (s *server) submitBatch(c echo.Context) error {
+	ctx := c.Request().Context()
+	kind, err := kindOf(c.Request(), true)
+	if err != nil {
+		return err
+	}
+	var resp *api.SubmitBatchResponse
+	if kind == bodyJSON {
+		var req api.SubmitBatchRequest
+		if err := decodeJSON(c.Request().Body, &req); err != nil {
+			return err
+		}
+		if resp, err = s.Service.SubmitBatch(ctx, s.caller(c), req); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusAccepted, resp)
+	}
+	up, err := parseUpload(c)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	req, err := submitForm(up)
+	if err != nil {
+		return err
+	}
+	f, name, err := up.file("file")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if resp, err = s.Service.SubmitLibrary(ctx, s.caller(c), req, f, name); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, resp)
+}
+
+// submitForm reads a library submission's fields: the JSON part request,
+// then any single fields, which override it.
+func submitForm(up *upload) (api.SubmitBatchRequest, error) {
+	var req api.SubmitBatchRequest
+	raw, ok := up.value("request")
+	if !ok {
+		if f, _, err := up.file("request"); err == nil {
+			b, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				return req, err
+			}
+			raw, ok = string(b), true
+		}
+	}
+	if ok {
+		if err := decodeJSONValue("request", raw, &req); err != nil {
+			return req, err
+		}
+		if len(req.Ligands) > 0 {
+			return req, jobs.FieldError("ligands", "give the ligands in the file or inline, not both")
+		}
+	}
+	for name, dst := range map[string]*string{
+		"job_name": &req.JobName, "model_name": &req.ModelName, "protein_sequence": &req.ProteinSequence,
+		"protein_name": &req.ProteinName, "target": &req.Target,
+	} {
+		if v, ok := up.value(name); ok {
+			*dst = v
+		}
+	}
+	if v, ok := up.value("parameters"); ok && v != "" {
+		var params json.RawMessage
+		if err := decodeJSONValue("parameters", v, &params); err != nil {
+			return req, err
+		}
+		req.Parameters = params
+	}
+	if v, ok := up.value("drop_invalid"); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return req, jobs.FieldError("drop_invalid", "must be true or false, not %q", v)
+		}
+		req.DropInvalid = b
+	}
+	url, hasURL := up.value("webhook_url")
+	secret, hasSecret := up.value("webhook_secret")
+	if hasURL || hasSecret {
+		req.Webhook = &api.Webhook{URL: url, Secret: secret}
+	}
+	return req, nil
+}
+
+// validateLigands checks ligands given as JSON or as an uploaded library.
+func (s *server) validateLigands(c echo.Context) error {
+	ctx := c.Request().Context()
+	kind, err := kindOf(c.Request(), true)
+	if err != nil {
+		return err
+	}
+	var resp *api.ValidateLigandsResponse
+	if kind == bodyJSON {
+		var req api.ValidateLigandsRequest
+		if err := decodeJSON(c.Request().Body, &req); err != nil {
+			return err
+		}
+		if resp, err = s.Service.ValidateLigands(ctx, userID(c), req); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, resp)
+	}
+	up, err := parseUpload(c)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	f, name, err := up.file("file")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	model, _ := up.value("model_name")
+	if resp, err = s.Service.ValidateLibrary(ctx, userID(c), f, name, model); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// predict takes one prediction.
+func (s *server) predict(c echo.Context) error {
+	var req api.PredictRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	resp, err := s.Service.Predict(c.Request().Context(), s.caller(c), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, resp)
+}
