@@ -27,15 +27,20 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"omtx/accounts"
 	"omtx/gpu"
 	"omtx/gpu/boltz2"
 	"omtx/gpu/chai1"
 	"omtx/gpu/rfantibody"
 	"omtx/gpu/vina"
 	"omtx/handlers"
+	"omtx/hub"
 	"omtx/jobs"
 	"omtx/jobs/sqlite"
+	"omtx/metrics"
+	"omtx/ratelimit"
 	"omtx/results"
+	"omtx/webhook"
 )
 
 // bundled holds the bundled docking targets (receptors and boxes).
@@ -50,6 +55,8 @@ Usage:
   omtx worker  [--data DIR] [--workers N]                           runner only
                [--lease-ttl 2m] [--rescue-every 10s]                (both commands)
   omtx models                                                       models and whether this host runs them
+  omtx users add NAME [--tier default|premium|enterprise]           a new user; prints an API token
+  omtx submit | status | results | download | demo                  the API client (omtx CMD -h)
   omtx version
 
 GPU engines (environment): OMTX_BOLTZ, OMTX_BOLTZ_CACHE, OMTX_CHAI (program paths),
@@ -58,6 +65,9 @@ GPU engines (environment): OMTX_BOLTZ, OMTX_BOLTZ_CACHE, OMTX_CHAI (program path
 Backends (flags or environment):
   --store  OMTX_STORE  sqlite:///path/omtx.db (default: DATA/omtx.db)
   --blob   OMTX_BLOB   file:///path | gs://BUCKET | mem:// (default: file://DATA/files)
+  --auth   OMTX_AUTH   local (API tokens; the default)
+  OMTX_MODELS=vina,boltz2  models the web server takes submissions for (default: those
+                           this host runs when it has workers, all of them otherwise)
 `
 
 const version = "0.1.0"
@@ -84,6 +94,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return worker(ctx, rest, log)
 	case "models":
 		return listModels(ctx, rest, stdout)
+	case "users":
+		return usersCmd(ctx, rest, stdout)
+	case "submit":
+		return cmdSubmit(ctx, rest, stdout, os.Stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, os.Stderr)
+	case "results":
+		return cmdResults(ctx, rest, stdout, os.Stderr)
+	case "download":
+		return cmdDownload(ctx, rest, stdout, os.Stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, os.Stderr)
 	case "version":
 		fmt.Fprintln(stdout, "omtx", version)
 		return nil
@@ -103,6 +125,7 @@ type config struct {
 	workers int
 	store   string
 	blob    string
+	auth    string
 	// leaseTTL is the runners' lease term; rescueEvery how often expired
 	// leases are returned.
 	leaseTTL    time.Duration
@@ -138,6 +161,7 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	fs.IntVar(&c.workers, "workers", envInt("OMTX_WORKERS", workersDefault), "in-process workers")
 	fs.StringVar(&c.store, "store", env("OMTX_STORE", ""), "job store URL")
 	fs.StringVar(&c.blob, "blob", env("OMTX_BLOB", ""), "result files bucket URL")
+	fs.StringVar(&c.auth, "auth", env("OMTX_AUTH", "local"), "sign-in: local")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("OMTX_LEASE_TTL", 2*time.Minute), "lease term of a running job (heartbeats every third)")
 	fs.DurationVar(&c.rescueEvery, "rescue-every", envDuration("OMTX_RESCUE_EVERY", 10*time.Second), "how often expired leases are returned")
 	if err := fs.Parse(args); err != nil {
@@ -156,6 +180,9 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	}
 	if c.workers < 0 {
 		return c, fmt.Errorf("--workers must not be negative")
+	}
+	if c.auth != "local" {
+		return c, fmt.Errorf("--auth %q: this build signs users in with local API tokens only (--auth local)", c.auth)
 	}
 	if c.leaseTTL < time.Second || c.rescueEvery <= 0 {
 		return c, fmt.Errorf("--lease-ttl must be at least 1s and --rescue-every positive")
@@ -242,13 +269,16 @@ func newRegistry() (*gpu.Registry, error) {
 	), nil
 }
 
-// startWorkers runs n runners and one rescuer until ctx ends.
-func startWorkers(ctx context.Context, b *backends, c config, n int, log *slog.Logger) *sync.WaitGroup {
+// startWorkers runs n runners and one rescuer until ctx ends. m may be
+// nil (no metrics).
+func startWorkers(ctx context.Context, b *backends, c config, n int, m *metrics.Metrics, log *slog.Logger) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	host, _ := os.Hostname()
+	hooks := webhook.NewSender(webhook.SenderConfig{Clock: b.clock, Log: log, Observe: m.Webhook})
 	for i := 0; i < n; i++ {
 		r, err := gpu.NewRunner(gpu.RunnerConfig{Store: b.store, Results: b.results, Registry: b.registry, Clock: b.clock, Log: log,
-			Owner: fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work"), LeaseTTL: c.leaseTTL})
+			Owner: fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work"), LeaseTTL: c.leaseTTL,
+			Metrics: m, Webhooks: hooks})
 		if err != nil {
 			log.Error("runner", "err", err)
 			continue
@@ -262,7 +292,7 @@ func startWorkers(ctx context.Context, b *backends, c config, n int, log *slog.L
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		gpu.Rescue(ctx, gpu.RescueConfig{Store: b.store, Every: c.rescueEvery, Log: log})
+		gpu.Rescue(ctx, gpu.RescueConfig{Store: b.store, Every: c.rescueEvery, Log: log, Metrics: m})
 	}()
 	return &wg
 }
@@ -277,18 +307,30 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	defer b.Close()
-	e := handlers.New(handlers.Deps{Log: log, Ready: []handlers.Check{
-		{Name: "store", Ping: b.store.Ping},
-		{Name: "blob", Ping: b.results.Ping},
-	}})
+	users, err := openAccounts(ctx, c.store, b.clock)
+	if err != nil {
+		return err
+	}
+	defer users.Close()
+	local, token, err := ensureLocalUser(ctx, users, filepath.Join(c.dataDir, "local-token"))
+	if err != nil {
+		return err
+	}
+	m := metrics.New(b.store.Stats)
+	e, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers), log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	wctx, cancelWorkers := context.WithCancel(ctx)
-	wg := startWorkers(wctx, b, c, c.workers, log)
+	wg := startWorkers(wctx, b, c, c.workers, m, log)
 	fmt.Fprintf(stdout, "OMTX-Hub serving on http://%s (data in %s, %d workers)\n", ln.Addr(), c.dataDir, c.workers)
+	fmt.Fprintf(stdout, "Sign in as %s: http://%s/signin?token=%s\n", local.Name, ln.Addr(), url.QueryEscape(token))
+	fmt.Fprintf(stdout, "API token of %s is in %s\n", local.Name, filepath.Join(c.dataDir, "local-token"))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -306,6 +348,46 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	return err
 }
 
+// newServer builds the web server's handler: the hub service over the
+// backends, local-token auth, per-tier rate limits and metrics.
+func newServer(ctx context.Context, b *backends, users accounts.Store, limits map[accounts.Tier]accounts.Limits, m *metrics.Metrics,
+	accept []string, log *slog.Logger) (http.Handler, error) {
+	svc, err := hub.New(hub.Config{Store: b.store, Results: b.results, Models: b.registry, Accept: accept, Clock: b.clock, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return handlers.New(handlers.Deps{
+		Log:      log,
+		Service:  svc,
+		Accounts: users,
+		Tokens:   accounts.NewTokenCache(users, 30*time.Second, b.clock),
+		Limits:   limits,
+		Limiter:  ratelimit.New(b.clock),
+		Metrics:  m,
+		Clock:    b.clock,
+		Ready: []handlers.Check{
+			{Name: "store", Ping: b.store.Ping},
+			{Name: "blob", Ping: b.results.Ping},
+			{Name: "users", Ping: users.Ping},
+		},
+	}), nil
+}
+
+// acceptedModels lists the models the web server takes submissions for:
+// OMTX_MODELS when set; with in-process workers, the models this host can
+// run (a submission for any other would wait for ever); without, every
+// model (runners elsewhere take them).
+func acceptedModels(ctx context.Context, reg *gpu.Registry, workers int) []string {
+	if v := os.Getenv("OMTX_MODELS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	if workers > 0 {
+		// Not nil: nil would accept every model.
+		return append([]string{}, reg.Runnable(ctx)...)
+	}
+	return nil
+}
+
 func worker(ctx context.Context, args []string, log *slog.Logger) error {
 	c, err := parseFlags("worker", args, 1)
 	if err != nil {
@@ -319,7 +401,7 @@ func worker(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
-	startWorkers(ctx, b, c, c.workers, log).Wait()
+	startWorkers(ctx, b, c, c.workers, nil, log).Wait()
 	return nil
 }
 
