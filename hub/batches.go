@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -26,9 +25,8 @@ const (
 
 // eachChild calls fn with the batch's children in input order, a store
 // page at a time, so that no caller needs to hold a large batch at once.
-// It pages through the store's listing in input order, which stays right
-// while children change status, but which the SQLite store answers by
-// sorting the batch for every page; see eachChildFast.
+// Input order does not depend on status, so paging stays right while
+// children change status.
 func (s *Service) eachChild(ctx context.Context, userID, batchID string, fn func([]*jobs.Job) error) error {
 	for off := 0; ; off += storePage {
 		page, err := s.store.JobList(ctx, jobs.JobFilter{UserID: userID, BatchID: batchID, Offset: off, Limit: storePage})
@@ -46,102 +44,13 @@ func (s *Service) eachChild(ctx context.Context, userID, batchID string, fn func
 	}
 }
 
-// errMoved says that children changed status while eachChildFast listed
-// them, so that some were missed or seen twice.
-var errMoved = errors.New("children changed status while being listed")
-
-// eachChildFast is eachChild by merging the store's per-status listings
-// (which its index serves in input order without sorting): several times
-// faster on a large batch. A child that changes status between two pages
-// can be missed or seen twice; since a batch's children are numbered 0 to
-// total-1, that is detected and answered with errMoved (after fn may have
-// seen part of the batch), and the caller starts over with eachChild.
-func (s *Service) eachChildFast(ctx context.Context, userID, batchID string, total int, fn func([]*jobs.Job) error) error {
-	streams := make([]*childStream, len(jobs.Statuses))
-	for i, st := range jobs.Statuses {
-		streams[i] = &childStream{s: s, f: jobs.JobFilter{UserID: userID, BatchID: batchID, Status: st, Limit: storePage}}
-	}
-	next := 0
-	out := make([]*jobs.Job, 0, storePage)
-	for {
-		var best *childStream
-		for _, c := range streams {
-			j, err := c.peek(ctx)
-			if err != nil {
-				return err
-			}
-			if j != nil && (best == nil || j.Index < best.page[best.pos].Index) {
-				best = c
-			}
-		}
-		if best == nil {
-			break
-		}
-		j := best.page[best.pos]
-		best.pos++
-		if j.Index != next {
-			return errMoved
-		}
-		next++
-		out = append(out, j)
-		if len(out) == storePage {
-			if err := fn(out); err != nil {
-				return err
-			}
-			out = make([]*jobs.Job, 0, storePage)
-		}
-	}
-	if next != total {
-		return errMoved
-	}
-	if len(out) > 0 {
-		return fn(out)
-	}
-	return nil
-}
-
-// childStream pages through a batch's children of one status.
-type childStream struct {
-	s    *Service
-	f    jobs.JobFilter
-	page []*jobs.Job
-	pos  int
-	done bool
-}
-
-// peek returns the stream's next child without taking it; nil at the end.
-func (c *childStream) peek(ctx context.Context) (*jobs.Job, error) {
-	if c.pos < len(c.page) {
-		return c.page[c.pos], nil
-	}
-	if c.done {
-		return nil, nil
-	}
-	page, err := c.s.store.JobList(ctx, c.f)
-	if err != nil {
-		return nil, fmt.Errorf("children of %s: %w", c.f.BatchID, err)
-	}
-	c.f.Offset += len(page)
-	c.page, c.pos, c.done = page, 0, len(page) < c.f.Limit
-	if len(page) == 0 {
-		return nil, nil
-	}
-	return page[0], nil
-}
-
-// children lists all of a batch's children in input order, the fast way
-// when it gives a consistent list.
+// children lists all of a batch's children in input order.
 func (s *Service) children(ctx context.Context, userID, batchID string, total int) ([]*jobs.Job, error) {
-	var all []*jobs.Job
-	collect := func(page []*jobs.Job) error {
+	all := make([]*jobs.Job, 0, total)
+	err := s.eachChild(ctx, userID, batchID, func(page []*jobs.Job) error {
 		all = append(all, page...)
 		return nil
-	}
-	err := s.eachChildFast(ctx, userID, batchID, total, collect)
-	if errors.Is(err, errMoved) {
-		all = nil
-		err = s.eachChild(ctx, userID, batchID, collect)
-	}
+	})
 	return all, err
 }
 

@@ -81,9 +81,6 @@ func (s *Service) exporter(b *jobs.Batch) *exporter {
 
 // each calls fn with every child's row in input order, a store page at a
 // time.
-// An ended batch's children keep their statuses, so they are listed the
-// fast way; should they change all the same (failed children retried
-// during the export), the export fails rather than miss a row.
 func (e *exporter) each(ctx context.Context, fn func(c *jobs.Job, r *api.ResultRow) error) error {
 	page := func(page []*jobs.Job) error {
 		for _, c := range page {
@@ -94,9 +91,6 @@ func (e *exporter) each(ctx context.Context, fn func(c *jobs.Job, r *api.ResultR
 			}
 		}
 		return nil
-	}
-	if e.b.Status.Final() {
-		return e.s.eachChildFast(ctx, e.b.UserID, e.b.ID, e.b.Progress.Total, page)
 	}
 	return e.s.eachChild(ctx, e.b.UserID, e.b.ID, page)
 }

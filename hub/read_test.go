@@ -516,7 +516,7 @@ type movingStore struct {
 
 func (m *movingStore) JobList(ctx context.Context, f jobs.JobFilter) ([]*jobs.Job, error) {
 	out, err := m.Store.JobList(ctx, f)
-	if f.Status == jobs.StatusPending && m.hook != nil {
+	if f.BatchID != "" && m.hook != nil {
 		h := m.hook
 		m.hook = nil
 		h()
@@ -543,6 +543,13 @@ func TestResultsWhileChildrenMove(t *testing.T) {
 	}
 	if got := names(page.Rows); !slices.Equal(got, []string{"imatinib", "aspirin", "erlotinib", "gefitinib", "caffeine"}) {
 		t.Fatalf("rows %v", got)
+	}
+	// The page was read while the child moved; the next read, after the
+	// batch changed, shows where it ended.
+	ms.hook = nil
+	page, err = svc.Results(ctx, "alice", resp.BatchID, api.ResultsQuery{Sort: "index"})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if page.Rows[0].Status != "completed" || page.Rows[0].Affinity == nil {
 		t.Fatalf("the child that ended meanwhile: %+v", page.Rows[0])

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/list"
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -94,13 +93,8 @@ func (t *table) fill(ctx context.Context, s *Service, b *jobs.Batch) error {
 	}
 	t.rows = make([]api.ResultRow, 0, b.Progress.Total)
 	t.lower = make([]string, 0, b.Progress.Total)
-	err := s.eachChildFast(ctx, b.UserID, b.ID, b.Progress.Total, add)
+	err := s.eachChild(ctx, b.UserID, b.ID, add)
 	wg.Wait()
-	if errors.Is(err, errMoved) {
-		t.rows, t.lower = t.rows[:0], t.lower[:0]
-		err = s.eachChild(ctx, b.UserID, b.ID, add)
-		wg.Wait()
-	}
 	return err
 }
 

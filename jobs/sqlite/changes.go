@@ -16,7 +16,7 @@ func (s *Store) ChangesSince(ctx context.Context, userID string, since int64, li
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, user_id, job_id, batch_id, type, status, at FROM changes
+	rows, err := s.reads.QueryContext(ctx, `SELECT seq, user_id, job_id, batch_id, type, status, at FROM changes
 		WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`, userID, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)

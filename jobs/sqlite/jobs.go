@@ -111,7 +111,7 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 	if err != nil {
 		return nil, fmt.Errorf("submit: %w", err)
 	}
-	b, err := s.loadJob(ctx, s.read, `id = ? AND user_id = ?`, id, sub.UserID)
+	b, err := s.loadJob(ctx, s.reads, `id = ? AND user_id = ?`, id, sub.UserID)
 	if err != nil {
 		return nil, fmt.Errorf("submit: read back %s: %w", id, err)
 	}
@@ -302,7 +302,7 @@ func (s *Store) moveChildrenSeq(ctx context.Context, tx *wtx, batchID string, fr
 
 // JobGet implements jobs.Store.
 func (s *Store) JobGet(ctx context.Context, userID, jobID string) (*jobs.Job, error) {
-	b, err := s.loadJob(ctx, s.read, `id = ? AND user_id = ?`, jobID, userID)
+	b, err := s.loadJob(ctx, s.reads, `id = ? AND user_id = ?`, jobID, userID)
 	if err != nil {
 		return nil, notFound(err, "job", jobID)
 	}
@@ -311,7 +311,7 @@ func (s *Store) JobGet(ctx context.Context, userID, jobID string) (*jobs.Job, er
 
 // BatchGet implements jobs.Store.
 func (s *Store) BatchGet(ctx context.Context, userID, batchID string) (*jobs.Batch, error) {
-	b, err := s.loadJob(ctx, s.read, `id = ? AND user_id = ? AND type = 'BATCH_PARENT'`, batchID, userID)
+	b, err := s.loadJob(ctx, s.reads, `id = ? AND user_id = ? AND type = 'BATCH_PARENT'`, batchID, userID)
 	if err != nil {
 		return nil, notFound(err, "batch", batchID)
 	}
@@ -322,7 +322,7 @@ func (s *Store) BatchGet(ctx context.Context, userID, batchID string) (*jobs.Bat
 }
 
 func (s *Store) loadMilestones(ctx context.Context, b *jobs.Batch) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT percent, at FROM milestones WHERE batch_id = ? ORDER BY percent`, b.ID)
+	rows, err := s.reads.QueryContext(ctx, `SELECT percent, at FROM milestones WHERE batch_id = ? ORDER BY percent`, b.ID)
 	if err != nil {
 		return fmt.Errorf("milestones of %s: %w", b.ID, err)
 	}
@@ -374,7 +374,7 @@ func (s *Store) JobList(ctx context.Context, f jobs.JobFilter) ([]*jobs.Job, err
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
 	args = append(args, limit(f.Limit, 100, 1000), max(f.Offset, 0))
-	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
@@ -401,7 +401,7 @@ func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batc
 		where, args = where+" AND status = ?", append(args, f.Status)
 	}
 	args = append(args, limit(f.Limit, 50, 500), max(f.Offset, 0))
-	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where+
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where+
 		` ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)

@@ -42,6 +42,10 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared on the write connection
+
+	// reads runs read-only queries on the read pool with statements
+	// prepared once (parsing SQL was most of the cost of a small read).
+	reads *reader
 }
 
 var _ jobs.Store = (*Store)(nil)
@@ -81,12 +85,15 @@ func Open(ctx context.Context, path string, cfg jobs.Config, opts Options) (*Sto
 	}
 	q.Set("_txlock", "deferred")
 	q.Add("_pragma", "query_only(1)")
+	q.Add("_pragma", "cache_size(-32768)")
+	q.Add("_pragma", "mmap_size(268435456)")
 	s.read, err = sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	s.read.SetMaxOpenConns(4)
+	s.reads = &reader{db: s.read, stmts: map[string]*sql.Stmt{}}
 	return s, nil
 }
 
@@ -178,6 +185,49 @@ func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	if err != nil {
 		// Let the caller see the error through Scan, as database/sql does.
 		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// reader runs queries on the read pool with cached prepared statements.
+// database/sql prepares each cached statement again on every connection
+// that runs it, once.
+type reader struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.stmts[query]
+	if !ok {
+		var err error
+		if st, err = r.db.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		r.stmts[query] = st
+	}
+	return st, nil
+}
+
+func (r *reader) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return nil, errors.New("sqlite: write on the read pool")
+}
+
+func (r *reader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (r *reader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		return r.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
