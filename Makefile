@@ -9,7 +9,7 @@ BIN     := bin/omtx
 DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 # Packages with concurrency run under the race detector.
-RACE_PKGS := ./jobs/... ./gpu ./results/...
+RACE_PKGS := ./jobs/... ./gpu ./results/... ./accounts/... ./ratelimit ./hub ./handlers ./webhook ./metrics ./loadgen ./client
 
 .PHONY: all setup build run test check-format vet unit race bench clean
 
@@ -35,7 +35,7 @@ vet:
 
 # Everything but the race packages, which run below.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/jobs($$|/)|/gpu$$|/results($$|/)')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x -F -f <($(GO) list $(RACE_PKGS)))
 
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
@@ -47,6 +47,11 @@ bench: setup
 	$(GO) test -run '^$$' -bench 'LeaseComplete' -benchtime 2000x ./jobs/sqlite/
 	$(GO) test -run '^$$' -bench . ./chem/...
 	$(GO) test -run '^$$' -bench Finalize -benchtime 5x ./results/
+	$(GO) test -run '^$$' -bench Stats -benchtime 20x ./jobs/sqlite/
+	$(GO) test -run '^$$' -bench . ./accounts/... ./ratelimit/
+	$(GO) test -run '^$$' -bench Results10k -benchtime 5x ./hub/
+	$(GO) test -run '^$$' -bench 'APIBatchGet' -benchtime 1x -v . | grep -E '^Benchmark|req/s'
+	$(GO) test -run '^$$' -bench 'APIResults10k' .
 	$(GO) test -run '^$$' -bench DockingBatch -benchtime 1x -timeout 60m .
 
 clean:
