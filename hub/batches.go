@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"omtx/api"
 	"omtx/jobs"
@@ -71,11 +72,15 @@ func (s *Service) batch(ctx context.Context, userID, batchID string) (*jobs.Batc
 func batchNotFound() error { return &jobs.Error{Code: jobs.ErrNotFound, Message: "batch not found"} }
 func jobNotFound() error   { return &jobs.Error{Code: jobs.ErrNotFound, Message: "job not found"} }
 
-// cursor is the opaque paging token of the lists: the next offset and a
-// digest of the query it belongs to.
+// cursor is the opaque paging token of the lists: the next offset, for the
+// batch list the last batch shown (keyset paging, so that batches
+// submitted meanwhile neither repeat nor hide rows), and a digest of the
+// query it belongs to.
 type cursor struct {
-	Offset int    `json:"o"`
-	Query  string `json:"q"`
+	Offset  int    `json:"o"`
+	Query   string `json:"q"`
+	After   int64  `json:"t,omitempty"` // creation time, Unix ns
+	AfterID string `json:"i,omitempty"`
 }
 
 // queryDigest identifies a query's filters and sort, so that a cursor is
@@ -91,22 +96,22 @@ func queryDigest(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
-func encodeCursor(offset int, digest string) string {
-	b, _ := json.Marshal(cursor{Offset: offset, Query: digest})
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // decodeCursor reads a cursor made for the query with digest.
-func decodeCursor(token, digest string) (int, error) {
+func decodeCursor(token, digest string) (cursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	var c cursor
 	if err != nil || json.Unmarshal(raw, &c) != nil || c.Offset < 0 {
-		return 0, jobs.FieldError("cursor", "is not a cursor of this list")
+		return cursor{}, jobs.FieldError("cursor", "is not a cursor of this list")
 	}
 	if c.Query != digest {
-		return 0, jobs.FieldError("cursor", "belongs to another query: keep the filters and sort of the page it came from")
+		return cursor{}, jobs.FieldError("cursor", "belongs to another query: keep the filters and sort of the page it came from")
 	}
-	return c.Offset, nil
+	return c, nil
 }
 
 // optionalStatus reads a status filter; empty means all.
@@ -137,20 +142,27 @@ func (s *Service) BatchList(ctx context.Context, userID string, q api.ListQuery)
 	}
 	digest := queryDigest("batches", userID, string(status))
 	offset := (max(q.Page, 1) - 1) * size
+	f := jobs.BatchFilter{UserID: userID, Status: status, Offset: offset, Limit: size + 1}
 	if q.Cursor != "" {
-		if offset, err = decodeCursor(q.Cursor, digest); err != nil {
+		c, err := decodeCursor(q.Cursor, digest)
+		if err != nil {
 			return nil, err
 		}
+		offset, f.Offset = c.Offset, 0
+		if c.AfterID != "" {
+			f.After = &jobs.BatchKey{CreatedAt: time.Unix(0, c.After).UTC(), ID: c.AfterID}
+		}
 	}
-	list, err := s.store.BatchList(ctx, jobs.BatchFilter{UserID: userID, Status: status, Offset: offset, Limit: size + 1})
+	list, err := s.store.BatchList(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	out := &api.BatchList{Batches: make([]api.Batch, 0, min(len(list), size)), Page: offset/size + 1, PageSize: size}
 	if len(list) > size {
-		out.HasMore = true
-		out.NextCursor = encodeCursor(offset+size, digest)
 		list = list[:size]
+		last := list[size-1]
+		out.HasMore = true
+		out.NextCursor = encodeCursor(cursor{Offset: offset + size, Query: digest, After: last.CreatedAt.UnixNano(), AfterID: last.ID})
 	}
 	for _, b := range list {
 		out.Batches = append(out.Batches, apiBatch(b))

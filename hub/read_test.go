@@ -442,9 +442,16 @@ func TestBatchesAndProgress(t *testing.T) {
 	if len(list.Batches) != 2 || !list.HasMore || list.NextCursor == "" || list.Batches[0].BatchID != ids[2] {
 		t.Fatalf("list %+v", list)
 	}
+	// A batch submitted between two pages shifts no row: the cursor holds
+	// the last batch shown, not an offset.
+	newest := e.submit(caller, vinaBatch(library...)).BatchID
 	next, err := e.svc.BatchList(ctx, "alice", api.ListQuery{PageSize: 2, Cursor: list.NextCursor})
-	if err != nil || len(next.Batches) != 1 || next.HasMore || next.Batches[0].BatchID != ids[0] {
+	if err != nil || len(next.Batches) != 1 || next.HasMore || next.Batches[0].BatchID != ids[0] || next.Page != 2 {
 		t.Fatalf("next %v %+v", err, next)
+	}
+	// Out of the way of the work below.
+	if _, err := e.svc.BatchControl(ctx, "alice", newest, "cancel"); err != nil {
+		t.Fatal(err)
 	}
 	_, err = e.svc.BatchList(ctx, "alice", api.ListQuery{Cursor: list.NextCursor, Status: "pending"})
 	wantCode(t, err, jobs.ErrInvalid, "cursor")

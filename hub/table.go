@@ -290,9 +290,11 @@ func (s *Service) Results(ctx context.Context, userID, batchID string, q api.Res
 	digest := queryDigest("results", batchID, key, order, search, string(status))
 	offset := (max(q.Page, 1) - 1) * size
 	if q.Cursor != "" {
-		if offset, err = decodeCursor(q.Cursor, digest); err != nil {
+		c, err := decodeCursor(q.Cursor, digest)
+		if err != nil {
 			return nil, err
 		}
+		offset = c.Offset
 	}
 	ordered := t.sorted(key, order)
 	if status != "" || search != "" {
@@ -323,7 +325,7 @@ func (s *Service) Results(ctx context.Context, userID, batchID string, q api.Res
 			page.Rows = append(page.Rows, t.rows[i])
 		}
 		if end < len(ordered) {
-			page.NextCursor = encodeCursor(end, digest)
+			page.NextCursor = encodeCursor(cursor{Offset: end, Query: digest})
 		}
 	}
 	return page, nil

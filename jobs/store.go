@@ -191,12 +191,22 @@ type JobFilter struct {
 	Limit  int // default 100, at most 1000
 }
 
-// BatchFilter selects a user's batches, newest first.
+// BatchFilter selects a user's batches, newest first (by creation time,
+// then by ID).
 type BatchFilter struct {
 	UserID string // required
 	Status Status // optional
+	// After, when set, lists the batches that come after this one in the
+	// list's order (keyset paging: stable while new batches arrive).
+	After *BatchKey
 	Offset int
 	Limit  int // default 50, at most 500
+}
+
+// BatchKey is a batch's place in BatchList's order.
+type BatchKey struct {
+	CreatedAt time.Time
+	ID        string
 }
 
 // LeaseParams says who leases and for what.

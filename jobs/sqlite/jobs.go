@@ -400,9 +400,13 @@ func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batc
 	if f.Status != "" {
 		where, args = where+" AND status = ?", append(args, f.Status)
 	}
+	if f.After != nil {
+		at := fromTime(f.After.CreatedAt)
+		where, args = where+" AND (created_at < ? OR (created_at = ? AND id < ?))", append(args, at, at, f.After.ID)
+	}
 	args = append(args, limit(f.Limit, 50, 500), max(f.Offset, 0))
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where+
-		` ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, args...)
+		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}

@@ -287,6 +287,32 @@ func testListPaging(t *testing.T, h *harness) {
 	if err != nil || len(bs) != 2 || !bs[0].CreatedAt.After(bs[1].CreatedAt) {
 		t.Fatalf("newest batches first: %v", err)
 	}
+	// Keyset paging: a batch submitted meanwhile (newer, and one at the
+	// very same time) neither repeats nor hides the next page's batches.
+	all, err := h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice"})
+	if err != nil || len(all) != 4 {
+		t.Fatalf("all batches: %d, %v", len(all), err)
+	}
+	h.clock.Advance(time.Second)
+	h.batch("alice", 1, "vina")
+	h.batch("alice", 1, "vina")
+	last := bs[1]
+	next, err := h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice", Limit: 2,
+		After: &jobs.BatchKey{CreatedAt: last.CreatedAt, ID: last.ID}})
+	if err != nil || len(next) != 2 || next[0].ID != all[2].ID || next[1].ID != all[3].ID {
+		t.Fatalf("page after %s: %v, %v", last.ID, next, err)
+	}
+	// Batches created at the same instant are ordered by ID and paged
+	// without loss.
+	all, _ = h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice"})
+	if !all[0].CreatedAt.Equal(all[1].CreatedAt) || all[0].ID < all[1].ID {
+		t.Fatalf("same-time batches not ordered by ID: %v %v", all[0].ID, all[1].ID)
+	}
+	next, err = h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice", Limit: 1,
+		After: &jobs.BatchKey{CreatedAt: all[0].CreatedAt, ID: all[0].ID}})
+	if err != nil || len(next) != 1 || next[0].ID != all[1].ID {
+		t.Fatalf("page after a same-time batch: %v, %v", next, err)
+	}
 }
 
 // A worker holding one child can take more of the same batch for an engine
