@@ -79,23 +79,8 @@ func (t *table) stats(m results.Metric) api.MetricStats {
 	if st.Count == 0 {
 		return st
 	}
-	slices.Sort(vs)
-	n := float64(len(vs))
-	var sum float64
-	for _, v := range vs {
-		sum += v
-	}
-	mean := sum / n
-	var ss float64
-	for _, v := range vs {
-		ss += (v - mean) * (v - mean)
-	}
-	median := vs[len(vs)/2]
-	if len(vs)%2 == 0 {
-		median = (vs[len(vs)/2-1] + median) / 2
-	}
-	lo, hi, std := vs[0], vs[len(vs)-1], math.Sqrt(ss/n)
-	st.Min, st.Max, st.Mean, st.Median, st.Std = &lo, &hi, &mean, &median, &std
+	d := results.Describe(vs)
+	st.Min, st.Max, st.Mean, st.Median, st.Std = &d.Min, &d.Max, &d.Mean, &d.Median, &d.Std
 	key, order, _ := t.resolveSort(m.Name, bestFirst)
 	if o := t.sorted(key, order); len(o) > 0 {
 		best := t.rows[o[0]]

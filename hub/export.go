@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -284,7 +283,7 @@ func (s *Service) JobFile(ctx context.Context, userID, batchID, jobID, name stri
 			if k != key {
 				continue
 			}
-			return &Download{Name: download, ContentType: contentType(file), Write: func(w io.Writer) error {
+			return &Download{Name: download, ContentType: results.ContentType(file), Write: func(w io.Writer) error {
 				r, err := s.results.Get(ctx, key)
 				if err != nil {
 					return err
@@ -296,27 +295,4 @@ func (s *Service) JobFile(ctx context.Context, userID, batchID, jobID, name stri
 		}
 	}
 	return nil, jobs.Errorf(jobs.ErrNotFound, "file %s not found", file)
-}
-
-// contentType is a job file's content type, by its extension.
-func contentType(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".json":
-		return "application/json"
-	case ".csv":
-		return "text/csv; charset=utf-8"
-	case ".cif", ".mmcif":
-		return "chemical/x-mmcif"
-	case ".pdb", ".pdbqt":
-		return "chemical/x-pdb"
-	case ".sdf", ".mol":
-		return "chemical/x-mdl-sdfile"
-	case ".txt", ".log", ".smi", ".fasta", ".a3m", ".yaml":
-		return "text/plain; charset=utf-8"
-	case ".zip":
-		return "application/zip"
-	case ".npz":
-		return "application/octet-stream"
-	}
-	return "application/octet-stream"
 }

@@ -323,19 +323,14 @@ func summarize(in FinalizeInput, ordered []*jobs.Job, rows []ChildResult, metric
 	return sum
 }
 
-// metricStats computes one metric's statistics over completed rows.
-func metricStats(m Metric, rows []ChildResult) MetricStats {
-	st := MetricStats{Metric: m}
-	var vals []float64
-	for _, r := range rows {
-		if v, ok := value(r, m.Name); ok {
-			vals = append(vals, v)
-		}
-	}
-	st.Count = len(vals)
-	if st.Count == 0 {
-		return st
-	}
+// Description summarizes a non-empty set of values. Std is the population
+// standard deviation (see StdPopulation).
+type Description struct {
+	Min, Max, Mean, Median, Std float64
+}
+
+// Describe summarizes vals (at least one), sorting them in place.
+func Describe(vals []float64) Description {
 	slices.Sort(vals)
 	n := float64(len(vals))
 	var sum float64
@@ -351,8 +346,24 @@ func metricStats(m Metric, rows []ChildResult) MetricStats {
 	if len(vals)%2 == 0 {
 		median = (vals[len(vals)/2-1] + median) / 2
 	}
-	std := math.Sqrt(ss / n)
-	st.Min, st.Max, st.Mean, st.Median, st.Std = &vals[0], &vals[len(vals)-1], &mean, &median, &std
+	return Description{Min: vals[0], Max: vals[len(vals)-1], Mean: mean, Median: median, Std: math.Sqrt(ss / n)}
+}
+
+// metricStats computes one metric's statistics over completed rows.
+func metricStats(m Metric, rows []ChildResult) MetricStats {
+	st := MetricStats{Metric: m}
+	var vals []float64
+	for _, r := range rows {
+		if v, ok := value(r, m.Name); ok {
+			vals = append(vals, v)
+		}
+	}
+	st.Count = len(vals)
+	if st.Count == 0 {
+		return st
+	}
+	d := Describe(vals)
+	st.Min, st.Max, st.Mean, st.Median, st.Std = &d.Min, &d.Max, &d.Mean, &d.Median, &d.Std
 	if best := rank(rows, m, 1); len(best) == 1 {
 		st.Best = &best[0]
 	}

@@ -129,12 +129,13 @@ func (s *Store) PutFile(ctx context.Context, key, localPath string) error {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	defer f.Close()
-	return s.Put(ctx, key, f, contentTypeOf(key))
+	return s.Put(ctx, key, f, ContentType(key))
 }
 
-// contentTypeOf guesses a content type from a key's extension.
-func contentTypeOf(key string) string {
-	switch strings.ToLower(filepath.Ext(key)) {
+// ContentType is the content type of a file or object name, by its
+// extension.
+func ContentType(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
 	case ".json":
 		return "application/json"
 	case ".csv":
@@ -143,9 +144,9 @@ func contentTypeOf(key string) string {
 		return "chemical/x-mmcif"
 	case ".pdb", ".pdbqt":
 		return "chemical/x-pdb"
-	case ".sdf":
+	case ".sdf", ".mol":
 		return "chemical/x-mdl-sdfile"
-	case ".txt", ".log", ".smi":
+	case ".txt", ".log", ".smi", ".fasta", ".a3m", ".yaml":
 		return "text/plain; charset=utf-8"
 	case ".zip":
 		return "application/zip"
@@ -162,7 +163,7 @@ func (s *Store) write(ctx context.Context, key, contentType string, fill func(io
 		return err
 	}
 	if contentType == "" {
-		contentType = contentTypeOf(key)
+		contentType = ContentType(key)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
