@@ -1050,10 +1050,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		cf    connFlags
 		wait  bool
 		every time.Duration
+		exh   int
 	)
 	cf.register(fs.FlagSet)
 	defer func() { err = cf.explain(err) }()
 	fs.BoolVar(&wait, "wait", false, "wait for the batches and print their best ligands")
+	fs.IntVar(&exh, "exhaustiveness", 2, "Vina's search exhaustiveness (its default, 8, takes four times as long)")
 	fs.DurationVar(&every, "every", 2*time.Second, "with --wait: how often to poll")
 	pos, err := fs.parse(args)
 	if err != nil {
@@ -1072,13 +1074,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		if err != nil {
 			return err
 		}
-		resp, err := c.SubmitLibrary(ctx, api.SubmitBatchRequest{JobName: d.Name, ModelName: "vina", Target: d.Target}, d.Library, lib)
+		req := api.SubmitBatchRequest{JobName: d.Name, ModelName: "vina", Target: d.Target,
+			Parameters: json.RawMessage(fmt.Sprintf(`{"exhaustiveness":%d}`, exh))}
+		resp, err := c.SubmitLibrary(ctx, req, d.Library, lib)
 		lib.Close()
 		if err != nil {
 			return submitError(d.Library, err, stderr)
 		}
 		ids = append(ids, resp.BatchID)
-		fmt.Fprintf(stdout, "%s: batch %s, %d ligands (%s)\n", d.Name, resp.BatchID, resp.TotalJobs, d.About)
+		fmt.Fprintf(stdout, "%s: batch %s, %d ligands, exhaustiveness %d (%s)\n", d.Name, resp.BatchID, resp.TotalJobs, exh, d.About)
 		printBatchLinks(c, resp.BatchID, resp.StatusURL, resp.ResultsURL, stdout)
 	}
 	if !wait {
