@@ -198,7 +198,7 @@ type BatchFilter struct {
 	Status Status // optional
 	// After, when set, lists the batches that come after this one in the
 	// list's order (keyset paging: stable while new batches arrive).
-	After *BatchKey
+	After  *BatchKey
 	Offset int
 	Limit  int // default 50, at most 500
 }
