@@ -347,8 +347,7 @@ func printBatchLinks(c *client.Client, id, statusURL, resultsURL string, w io.Wr
 	if resultsURL == "" {
 		resultsURL = client.BatchPath(id) + "/results"
 	}
-	fmt.Fprintf(w, "  status:  %s\n  results: %s\n  page:    %s\n", c.URL(statusURL), c.URL(resultsURL),
-		c.URL("/batch-results/"+id))
+	fmt.Fprintf(w, "  status:  %s\n  results: %s\n", c.URL(statusURL), c.URL(resultsURL))
 }
 
 // submitError prints a library's problems row by row and returns a short

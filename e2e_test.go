@@ -1,17 +1,26 @@
 package main
 
 import (
+	"archive/zip"
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"omtx/api"
+	"omtx/client"
 
 	"omtx/chem/ligands"
 	"omtx/gpu"
@@ -125,10 +134,54 @@ func enginesOf(dir string) []string {
 	return out
 }
 
-// The FDA kinase inhibitors and aspirin against ABL1, with real Vina, run
-// by `omtx worker` processes; the first is killed with SIGKILL mid-job.
-// The job is leased again and completed once, every file is in place and
-// no visible object is half-written.
+// startServer runs `omtx serve` without workers on data and returns its
+// address and the local user's token.
+func startServer(t *testing.T, bin, data string) (string, string) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(data, "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--workers", "0")
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		logf.Close()
+	})
+	sc := bufio.NewScanner(out)
+	var addr string
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "OMTX-Hub serving on "); ok {
+			addr = strings.TrimPrefix(strings.Fields(rest)[0], "http://")
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if addr == "" {
+		t.Fatalf("serve printed no address: %v", sc.Err())
+	}
+	token, err := os.ReadFile(filepath.Join(data, "local-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, strings.TrimSpace(string(token))
+}
+
+// The FDA kinase inhibitors and aspirin against ABL1, with real Vina:
+// submitted through the API of `omtx serve` and run by `omtx worker`
+// processes, the first of which is killed with SIGKILL mid-job. The job is
+// leased again and completed once, every file is in place and no visible
+// object is half-written; the results come back through the API (CSV,
+// mmCIF, ZIP), and the same library submitted again with
+// `omtx submit --wait` reuses the identical work.
 func TestKinaseBatchSurvivesKilledWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("docks six ligands")
@@ -137,17 +190,40 @@ func TestKinaseBatchSurvivesKilledWorker(t *testing.T) {
 	bin := buildBinary(t)
 	data := t.TempDir()
 	ctx := context.Background()
+	addr, token := startServer(t, bin, data)
+	hub, err := client.New("http://"+addr, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := hub.Me(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := os.ReadFile("testdata/demo/kinase_inhibitors.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := api.SubmitBatchRequest{JobName: "FDA kinase inhibitors vs ABL1", ModelName: "vina", ProteinName: "ABL1 kinase (1IEP)",
+		Target: "ABL1", Parameters: json.RawMessage(`{"exhaustiveness":1,"num_poses":5}`)}
+	sub, err := hub.SubmitLibrary(ctx, req, "kinase_inhibitors.csv", bytes.NewReader(lib))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.TotalJobs != 6 {
+		t.Fatalf("submitted %+v", sub)
+	}
 	store, err := sqlite.Open(ctx, filepath.Join(data, "omtx.db"), jobs.Config{}, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	p := submitKinaseBatch(t, store, `{"exhaustiveness":1,"num_poses":5}`)
+	user := me.UserID
+	p := &jobs.Job{ID: sub.BatchID}
 
 	first := startWorker(t, bin, data, "worker1")
 	var victim *jobs.Job
 	waitFor(t, 2*time.Minute, "a running child", func() bool {
-		kids, _ := store.JobList(ctx, jobs.JobFilter{UserID: "local", BatchID: p.ID, Status: jobs.StatusRunning})
+		kids, _ := store.JobList(ctx, jobs.JobFilter{UserID: user, BatchID: p.ID, Status: jobs.StatusRunning})
 		if len(kids) > 0 {
 			victim = kids[0]
 		}
@@ -163,26 +239,29 @@ func TestKinaseBatchSurvivesKilledWorker(t *testing.T) {
 	waitFor(t, 10*time.Second, "the killed worker's engines to die", func() bool { return len(enginesOf(work)) == 0 })
 
 	startWorker(t, bin, data, "worker2")
-	var b *jobs.Batch
-	waitFor(t, 15*time.Minute, "the batch to finalize", func() bool {
-		b, err = store.BatchGet(ctx, "local", p.ID)
-		return err == nil && b.Finalize == jobs.FinalizeDone
-	})
+	done, err := hub.WaitBatch(ctx, p.ID, 200*time.Millisecond, nil)
+	if err != nil || done.FinalizeState != string(jobs.FinalizeDone) {
+		t.Fatalf("batch: %+v, %v", done, err)
+	}
+	b, err := store.BatchGet(ctx, user, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if b.Status != jobs.StatusCompleted || b.Progress.Completed != 6 {
 		t.Fatalf("batch %s %+v", b.Status, b.Progress)
 	}
-	got, _ := store.JobGet(ctx, "local", victim.ID)
+	got, _ := store.JobGet(ctx, user, victim.ID)
 	if got.Status != jobs.StatusCompleted || got.Attempt != 2 {
 		t.Fatalf("killed child: %s after %d attempts", got.Status, got.Attempt)
 	}
-	changes, _ := store.ChangesSince(ctx, "local", 0, 1000)
+	changes, _ := store.ChangesSince(ctx, user, 0, 1000)
 	completed := map[string]int{}
 	for _, c := range changes {
 		if c.Type == jobs.TypeBatchChild && c.Status == jobs.StatusCompleted {
 			completed[c.JobID]++
 		}
 	}
-	kids, _ := store.JobList(ctx, jobs.JobFilter{UserID: "local", BatchID: p.ID})
+	kids, _ := store.JobList(ctx, jobs.JobFilter{UserID: user, BatchID: p.ID})
 	affinity := map[string]float64{}
 	files := filepath.Join(data, "files")
 	for _, k := range kids {
@@ -239,4 +318,95 @@ func TestKinaseBatchSurvivesKilledWorker(t *testing.T) {
 			t.Errorf("%s is not whole JSON: %v", key, err)
 		}
 	}
+	checkDownloads(t, hub, p.ID, kids, affinity)
+	checkResubmit(t, bin, addr, token, kids, affinity)
+}
+
+// checkDownloads fetches the batch's CSV, imatinib's mmCIF and the ZIP of
+// structures through the API and checks them against the store.
+func checkDownloads(t *testing.T, hub *client.Client, batchID string, kids []*jobs.Job, affinity map[string]float64) {
+	t.Helper()
+	ctx := context.Background()
+	var csvBody bytes.Buffer
+	name, _, err := hub.Download(ctx, client.ExportPath(batchID, "csv"), &csvBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&csvBody).ReadAll()
+	if err != nil || len(rows) != 7 || !strings.HasSuffix(name, ".csv") {
+		t.Fatalf("export csv %q: %d rows, %v", name, len(rows), err)
+	}
+	col := slices.Index(rows[0], "affinity (kcal/mol)")
+	nameCol := slices.Index(rows[0], "ligand_name")
+	if col < 0 || nameCol < 0 {
+		t.Fatalf("csv header %v", rows[0])
+	}
+	for _, r := range rows[1:] {
+		v, err := strconv.ParseFloat(r[col], 64)
+		if err != nil || v != affinity[r[nameCol]] {
+			t.Errorf("csv %s: affinity %q, store %v", r[nameCol], r[col], affinity[r[nameCol]])
+		}
+	}
+	var imatinib *jobs.Job
+	for _, k := range kids {
+		if k.Name == "imatinib" {
+			imatinib = k
+		}
+	}
+	var cif bytes.Buffer
+	if name, _, err = hub.Download(ctx, client.JobFilePath(batchID, imatinib.ID, "cif"), &cif); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(name, ".cif") || !strings.Contains(cif.String(), "_atom_site.") {
+		t.Fatalf("mmCIF %q: %.200s", name, cif.String())
+	}
+	var zipBody bytes.Buffer
+	if _, _, err = hub.Download(ctx, client.ExportPath(batchID, "zip"), &zipBody); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(zipBody.Bytes()), int64(zipBody.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	structures := 0
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, "/structure.cif") {
+			structures++
+		}
+	}
+	if structures != 6 {
+		t.Errorf("zip holds %d structures", structures)
+	}
+	t.Logf("downloads: csv %d rows, %s %d bytes, zip %d bytes with %d structures", len(rows)-1, name, cif.Len(), zipBody.Len(), structures)
+}
+
+// checkResubmit submits the same library with `omtx submit --wait`: every
+// ligand reuses the work already done, and the CSV it writes agrees.
+func checkResubmit(t *testing.T, bin, addr, token string, kids []*jobs.Job, affinity map[string]float64) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "again.csv")
+	cmd := exec.Command(bin, "submit", "--model", "vina", "--target", "ABL1", "--ligands", "testdata/demo/kinase_inhibitors.csv",
+		"--param", "exhaustiveness=1", "--param", "num_poses=5", "--wait", "--every", "200ms", "--out", out)
+	cmd.Env = append(os.Environ(), "OMTX_SERVER=http://"+addr, "OMTX_TOKEN="+token)
+	start := time.Now()
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("omtx submit --wait: %v\n%s", err, msg)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 7 {
+		t.Fatalf("%s: %d rows, %v", out, len(rows), err)
+	}
+	col, nameCol := slices.Index(rows[0], "affinity (kcal/mol)"), slices.Index(rows[0], "ligand_name")
+	for _, r := range rows[1:] {
+		if v, err := strconv.ParseFloat(r[col], 64); err != nil || v != affinity[r[nameCol]] {
+			t.Errorf("resubmitted %s: affinity %q, first run %v", r[nameCol], r[col], affinity[r[nameCol]])
+		}
+	}
+	t.Logf("omtx submit --wait, same library again (reused) in %s:\n%s", time.Since(start).Round(time.Millisecond), msg)
 }
