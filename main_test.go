@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,14 +26,49 @@ func TestServe(t *testing.T) {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--workers", "1"}, pw, quietLog())
 		pw.Close()
 	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatalf("serve printed nothing: %v", err)
+	}
+	signin, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed no sign-in link: %v", err)
 	}
 	go io.Copy(io.Discard, pr)
 	addr := regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
 	if addr == "" {
 		t.Fatalf("no address in %q", line)
+	}
+	// The one-click sign-in link carries the local user's token, which
+	// the API takes.
+	link := regexp.MustCompile(`http://\S+/signin\?token=(\S+)`).FindStringSubmatch(signin)
+	if link == nil {
+		t.Fatalf("no sign-in link in %q", signin)
+	}
+	token, err := url.QueryUnescape(link[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, addr+"/api/v3/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"local"`) {
+		t.Fatalf("/api/v3/me with the sign-in token: %d %s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(addr + "/metrics"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %v %v", resp, err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `omtx_http_request_duration_seconds_count{method="GET",route="/api/v3/me",status="200"} 1`) {
+			t.Errorf("/metrics lacks the request: %.2000s", body)
+		}
 	}
 	for _, path := range []string{"/health", "/ready"} {
 		resp, err := http.Get(addr + path)
