@@ -1,57 +1,42 @@
 package handlers
 
 import (
-	"bytes"
-	"html/template"
 	"net/http"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"omtx/accounts"
 	"omtx/jobs"
 	"omtx/openapi"
+	"omtx/views"
 )
 
 // pageSecurity are the headers of every page: nothing from elsewhere, no
 // framing, forms post only here, and no token leaks through Referer.
 var pageSecurity = map[string]string{
-	"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-	"Referrer-Policy":         "no-referrer",
-	"X-Content-Type-Options":  "nosniff",
-	"Cache-Control":           "no-store",
-}
-
-// homeView is the start page's view model.
-type homeView struct {
-	SignedIn bool
-	Name     string
-	Tier     string
-	UserID   string
-	CSRF     string
-	DocsPath string
-	SpecPath string
-	APIPath  string
-}
-
-// signinView is the sign-in page's view model.
-type signinView struct {
-	Token   string
-	Problem string
+	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+	"Referrer-Policy":        "no-referrer",
+	"X-Content-Type-Options": "nosniff",
+	"Cache-Control":          "no-store",
 }
 
 func (s *server) home(c echo.Context) error {
-	v := homeView{DocsPath: "/api/docs", SpecPath: openapi.SpecPath, APIPath: "/api/v3/me"}
-	if p := userOf(c); p != nil && p.session != nil {
-		v.SignedIn, v.Name, v.Tier, v.UserID, v.CSRF = true, p.user.Name, string(p.user.Tier), p.user.ID, p.session.CSRF
-	}
-	return renderPage(c, http.StatusOK, homePage, v)
+	v := views.HomeView{DocsPath: "/api/docs", SpecPath: openapi.SpecPath, APIPath: "/api/v3/me"}
+	return renderPage(c, http.StatusOK, views.HomePage(s.shell(c, "", views.SectionHome), v))
+}
+
+// signinView renders the sign-in page.
+func (s *server) signinView(c echo.Context, status int, v views.SigninView) error {
+	return renderPage(c, status, views.SigninPage(s.shell(c, "Sign in", ""), v))
 }
 
 // signinPage shows one button that posts the token; the GET itself
 // changes nothing, so a link previewer or a prefetch signs no one in.
 func (s *server) signinPage(c echo.Context) error {
-	return renderPage(c, http.StatusOK, signinPage, signinView{Token: c.QueryParam("token")})
+	return s.signinView(c, http.StatusOK, views.SigninView{Token: c.QueryParam("token")})
 }
 
 // signin checks an API token and starts a browser session.
@@ -62,15 +47,15 @@ func (s *server) signin(c echo.Context) error {
 	}
 	token := c.FormValue("token")
 	if token == "" {
-		return renderPage(c, http.StatusBadRequest, signinPage, signinView{Problem: "Paste your API token."})
+		return s.signinView(c, http.StatusBadRequest, views.SigninView{Problem: "Paste your API token."})
 	}
 	if s.Tokens == nil || s.Accounts == nil {
-		return renderPage(c, http.StatusUnauthorized, signinPage, signinView{Problem: "Browser sign-in is not enabled here."})
+		return s.signinView(c, http.StatusUnauthorized, views.SigninView{Problem: "Browser sign-in is not enabled here."})
 	}
 	u, err := s.Tokens.UserByToken(ctx, token)
 	if jobs.IsCode(err, jobs.ErrNotFound) {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="omtx"`)
-		return renderPage(c, http.StatusUnauthorized, signinPage, signinView{Problem: "That token is not valid (unknown or revoked)."})
+		return s.signinView(c, http.StatusUnauthorized, views.SigninView{Problem: "That token is not valid (unknown or revoked)."})
 	}
 	if err != nil {
 		return err
@@ -121,66 +106,8 @@ func (s *server) signout(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
-// renderPage renders a page template with the pages' security headers.
-func renderPage(c echo.Context, status int, t *template.Template, v any) error {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, v); err != nil {
-		return err
-	}
-	for k, v := range pageSecurity {
-		c.Response().Header().Set(k, v)
-	}
-	return c.HTMLBlob(status, buf.Bytes())
+// renderPage renders a whole page (one that has no fragment) with the
+// pages' security headers.
+func renderPage(c echo.Context, status int, page templ.Component) error {
+	return render(c, status, page, nil)
 }
-
-const pageStyle = `<style>
-body{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1b1f24}
-code{background:#f3f4f6;padding:.1rem .3rem;border-radius:.2rem}
-button{font:inherit;padding:.5rem 1.2rem;border-radius:.3rem;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}
-input[type=password]{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.5rem 0}
-.problem{color:#b42318}
-</style>`
-
-var homePage = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>OMTX-Hub</title>` + pageStyle + `</head>
-<body>
-<h1>OMTX-Hub</h1>
-<p>Protein-ligand models on ligand libraries: docking with AutoDock Vina here, Boltz-2, Chai-1 and RFantibody on GPU runners.</p>
-{{if .SignedIn}}
-<p data-testid="signed-in">Signed in as <strong>{{.Name}}</strong> (tier {{.Tier}}, user id <code>{{.UserID}}</code>).</p>
-<p>The pages to submit and browse batches are on their way. Until then, the JSON API does everything:</p>
-<ul>
-<li><a href="{{.DocsPath}}">API documentation</a> (every route, its inputs and answers)</li>
-<li><a href="{{.SpecPath}}">OpenAPI document</a></li>
-<li><a href="{{.APIPath}}">{{.APIPath}}</a>: who you are and your limits</li>
-</ul>
-<form method="post" action="/signout">
-<input type="hidden" name="csrf_token" value="{{.CSRF}}">
-<button type="submit" data-testid="signout">Sign out</button>
-</form>
-{{else}}
-<p data-testid="anonymous">You are not signed in.</p>
-<p>To sign in, open the sign-in link that <code>omtx serve</code> prints (it contains your token), or create a
-user with <code>omtx users add NAME</code> and open <code>/signin?token=TOKEN</code> with the token it prints.</p>
-<p>Programs send the token as <code>Authorization: Bearer TOKEN</code>; see the <a href="{{.DocsPath}}">API documentation</a>
-and the <a href="{{.SpecPath}}">OpenAPI document</a>.</p>
-{{end}}
-</body></html>
-`))
-
-var signinPage = template.Must(template.New("signin").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Sign in · OMTX-Hub</title>` + pageStyle + `</head>
-<body>
-<h1>Sign in to OMTX-Hub</h1>
-{{if .Problem}}<p class="problem" data-testid="problem">{{.Problem}}</p>{{end}}
-<form method="post" action="/signin">
-{{if .Token}}<input type="hidden" name="token" value="{{.Token}}">
-<p>Sign this browser in with the token from your link.</p>
-{{else}}<label for="token">API token</label>
-<input type="password" id="token" name="token" autocomplete="off" required>
-{{end}}<button type="submit" data-testid="signin">Sign in</button>
-</form>
-</body></html>
-`))

@@ -31,6 +31,7 @@ import (
 	"omtx/jobs"
 	"omtx/jobs/jobstest"
 	"omtx/jobs/sqlite"
+	"omtx/live"
 	"omtx/metrics"
 	"omtx/openapi"
 	"omtx/ratelimit"
@@ -148,6 +149,9 @@ func newEnv(t *testing.T, tweak ...func(*handlers.Deps)) *env {
 		},
 		Clock: clock,
 	}
+	hubLive := live.New(live.Config{Store: store, Log: log, Clock: clock})
+	t.Cleanup(hubLive.Close)
+	d.Live = hubLive.Handler(handlers.RequestUser)
 	for _, f := range tweak {
 		f(&d)
 	}

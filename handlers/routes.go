@@ -55,6 +55,15 @@ type route struct {
 	// sameOrigin refuses an unsafe request whose Origin header names
 	// another site even without a session (the sign-in form).
 	sameOrigin bool
+	// page marks a web page: HTML for browsers, left out of the API
+	// document. An anonymous visitor is sent to sign in, and errors are
+	// pages too.
+	page bool
+}
+
+// liveQuery is the WebSocket's query.
+type liveQuery struct {
+	Since int64 `query:"since" doc:"the last change sequence the page saw; absent: only changes from now"`
 }
 
 // Path parameters, documented.
@@ -326,5 +335,30 @@ func (s *server) routes() []route {
 			Multipart:   []openapi.FormField{{Name: "csrf_token", Description: "the session's CSRF token"}},
 			Status:      http.StatusSeeOther, Errors: []int{http.StatusForbidden},
 		}, handle: s.signout, access: accessOptional},
+
+		// Pages.
+		{Operation: openapi.Operation{
+			Method: http.MethodGet, Path: "/my-batches", ID: "myBatchesPage", Tag: tagBrowser,
+			Summary: "My batches: a page of the user's batches", Produces: []string{typeHTML},
+		}, handle: s.page(s.myBatches), access: accessOptional, rate: rateRead, page: true},
+		{Operation: openapi.Operation{
+			Method: http.MethodGet, Path: "/batch-results/:batch_id", ID: "batchResultsPage", Tag: tagBrowser,
+			Summary: "A batch's results: sorted, filtered and paged table, top performers, downloads",
+			Query:   batchResultsQuery{}, Produces: []string{typeHTML},
+		}, handle: s.page(s.batchResultsPage), access: accessOptional, rate: rateRead, page: true},
+		{Operation: openapi.Operation{
+			Method: http.MethodGet, Path: "/jobs/:job_id", ID: "jobPage", Tag: tagBrowser,
+			Summary: "A job: inputs, status, every metric, files and log",
+			Query:   jobPath{}, Produces: []string{typeHTML},
+		}, handle: s.page(s.jobPage), access: accessOptional, rate: rateRead, page: true},
+		{Operation: openapi.Operation{
+			Method: http.MethodGet, Path: "/ws", ID: "liveSocket", Tag: tagBrowser, Auth: true,
+			Summary: "The pages' WebSocket: the user's job and batch changes as they happen",
+			Description: "A WebSocket handshake from a page of this server (the Origin must be the server's own), " +
+				"signed in by session cookie or bearer token. Query since=SEQ catches up from the last change the page saw. " +
+				`Messages: {"type":"hello","last_seq":N}, {"type":"changes","changes":[...],"last_seq":N}, {"type":"reload"}.`,
+			Query:  liveQuery{},
+			Status: http.StatusSwitchingProtocols, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden},
+		}, handle: s.websocket, access: accessUser},
 	}
 }

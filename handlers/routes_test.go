@@ -22,7 +22,13 @@ type scenario struct {
 	owner, other, anon int
 	// has are strings alice's answer contains.
 	has []string
+	// page marks a web page: HTML, not in the API document; anonymous
+	// visitors are sent to sign in.
+	page bool
 }
+
+// pageRoutes are the route table's web pages.
+var pageRoutes = []string{"GET /my-batches", "GET /batch-results/:batch_id", "GET /jobs/:job_id"}
 
 // TestRouteTable calls every route of the route table as the owner of
 // the records it names, as another user and anonymously, and checks every
@@ -92,6 +98,14 @@ func TestRouteTable(t *testing.T) {
 		{route: "GET /signin", path: "/signin?token=abc", owner: 200, anon: 200, has: []string{`value="abc"`, "Sign in"}},
 		{route: "POST /signin", path: "/signin", body: "token=" + e.tok[alice], ctype: "application/x-www-form-urlencoded", owner: 303, anon: 303},
 		{route: "POST /signout", path: "/signout", owner: 303, anon: 303},
+		{route: "GET /my-batches", path: "/my-batches", owner: 200, anon: 303, page: true, has: []string{"kinase screen", "still queued"}},
+		{route: "GET /batch-results/:batch_id", path: "/batch-results/" + done, owner: 200, other: 404, anon: 303, page: true,
+			has: []string{"kinase screen", "imatinib", "kcal/mol, lower is better"}},
+		{route: "GET /jobs/:job_id", path: "/jobs/" + single, owner: 200, other: 404, anon: 303, page: true,
+			has: []string{"imatinib", "kcal/mol, lower is better", "structure.cif"}},
+		// A plain GET without an Origin is no same-origin WebSocket
+		// handshake; the live hub's own tests cover real connections.
+		{route: "GET /ws", path: "/ws", owner: 403},
 	}
 
 	// Every route of the table has a scenario, and every scenario a route.
@@ -116,7 +130,14 @@ func TestRouteTable(t *testing.T) {
 			if rec.Code != want {
 				t.Fatalf("status %d, want %d: %s", rec.Code, want, rec.Body)
 			}
-			if err := e.doc.Validate(method, pattern, rec.Code, rec.Body.Bytes()); err != nil {
+			if s.page {
+				if rec.Code == http.StatusSeeOther && rec.Header().Get("Location") != "/signin" {
+					t.Errorf("redirect to %q, want /signin", rec.Header().Get("Location"))
+				}
+				if rec.Code != http.StatusSeeOther && !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+					t.Errorf("page answers %q", rec.Header().Get("Content-Type"))
+				}
+			} else if err := e.doc.Validate(method, pattern, rec.Code, rec.Body.Bytes()); err != nil {
 				t.Errorf("answer does not match the document: %v\n%s", err, rec.Body)
 			}
 			if rec.Code == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {

@@ -25,6 +25,7 @@ import (
 	"omtx/jobs"
 	"omtx/openapi"
 	"omtx/ratelimit"
+	"omtx/static"
 )
 
 // Service is what the handlers need from the application service
@@ -115,6 +116,12 @@ type Deps struct {
 	// bytes (DefaultMaxBody, DefaultMaxUpload when zero).
 	MaxBody   int64
 	MaxUpload int64
+	// Assets are the pages' stylesheet and scripts, served under
+	// static.Prefix; nil serves none and the pages go without them.
+	Assets *static.Assets
+	// Live is the pages' WebSocket at /ws (a live.Hub's handler, which
+	// finds the signed-in user with RequestUser); nil: /ws answers 404.
+	Live http.Handler
 }
 
 // server holds the dependencies the handlers share.
@@ -170,7 +177,20 @@ func New(d Deps) *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.observe, s.recover, s.limitBody)
 	for _, r := range table {
-		e.Add(r.Method, r.Path, r.handle, s.routeMiddleware(r)...)
+		mw := s.routeMiddleware(r)
+		if r.page {
+			mw = append([]echo.MiddlewareFunc{s.pageErrors}, mw...)
+		}
+		e.Add(r.Method, r.Path, r.handle, mw...)
+	}
+	if d.Assets != nil {
+		e.Match([]string{http.MethodGet, http.MethodHead}, static.Prefix+"*", echo.WrapHandler(d.Assets.Handler()),
+			func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error {
+					c.Set(keyRoute, static.Prefix+"*")
+					return next(c)
+				}
+			})
 	}
 	return e
 }
@@ -185,6 +205,9 @@ func OpenAPI() (*openapi.Document, error) {
 func document(table []route) (*openapi.Document, error) {
 	ops := make([]openapi.Operation, 0, len(table))
 	for _, r := range table {
+		if r.page {
+			continue
+		}
 		if r.Operation.Auth != (r.access == accessUser) {
 			return nil, fmt.Errorf("handlers: route %s %s: Auth and access disagree", r.Method, r.Path)
 		}

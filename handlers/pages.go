@@ -1,0 +1,211 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"omtx/api"
+	"omtx/jobs"
+	"omtx/views"
+)
+
+// Headers htmx sends with its requests.
+const (
+	headerHXRequest = "HX-Request"
+	headerHXBoosted = "HX-Boosted"
+)
+
+// isFragment reports whether the request is htmx asking for a part of a
+// page; a boosted link or a plain request wants the whole page.
+func isFragment(c echo.Context) bool {
+	h := c.Request().Header
+	return h.Get(headerHXRequest) == "true" && h.Get(headerHXBoosted) != "true"
+}
+
+// render is the one way pages answer: an htmx request gets the fragment,
+// any other request the whole page, which contains the same fragment.
+// A nil fragment means the page has none.
+func render(c echo.Context, status int, page, fragment templ.Component) error {
+	comp := page
+	if fragment != nil && isFragment(c) {
+		comp = fragment
+	}
+	// Render before answering, so that a failure is still an error page.
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return fmt.Errorf("render page: %w", err)
+	}
+	h := c.Response().Header()
+	for k, v := range pageSecurity {
+		h.Set(k, v)
+	}
+	h.Add(echo.HeaderVary, headerHXRequest)
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// shell is the frame of a page for the request's user.
+func (s *server) shell(c echo.Context, title, section string) views.Shell {
+	sh := views.Shell{Title: title, Section: section}
+	if s.Assets != nil {
+		sh.Assets = views.AssetURLs{
+			CSS:  s.Assets.URL("css/app.css"),
+			HTMX: s.Assets.URL("vendor/htmx/htmx.min.js"),
+			JS:   s.Assets.URL("js/app.js"),
+		}
+	}
+	if p := userOf(c); p != nil {
+		sh.SignedIn, sh.UserName = true, p.user.Name
+		if p.session != nil {
+			sh.CSRF = p.session.CSRF
+		}
+	}
+	return sh
+}
+
+// page wraps a page handler: an anonymous visitor is sent to sign in
+// (303) instead of the API's 401.
+func (s *server) page(h func(c echo.Context, p *principal) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := userOf(c)
+		if p == nil {
+			return c.Redirect(http.StatusSeeOther, views.PathSignin)
+		}
+		return h(c, p)
+	}
+}
+
+// pageErrors is the outermost middleware of a page: an error of the page
+// or of its middleware (a rate limit, a failed session lookup) becomes an
+// error page, or the error fragment for htmx, with the status the API
+// would answer; never a JSON body or a stack trace. Internal errors are
+// logged once, here.
+func (s *server) pageErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		status, detail := errorOf(err)
+		if status >= http.StatusInternalServerError {
+			if errors.Is(err, context.Canceled) {
+				return err // the error handler notes the abandoned request
+			}
+			logOf(c).Error("request failed", "method", c.Request().Method, "route", c.Path(), "err", err)
+		}
+		ev := errorView(status, detail)
+		return render(c, status, views.ErrorPage(s.shell(c, ev.Title, ""), ev), views.ErrorBody(ev))
+	}
+}
+
+// errorView is what an error page says.
+func errorView(status int, d api.ErrorDetail) views.ErrorView {
+	ev := views.ErrorView{Status: status, Title: http.StatusText(status), Message: d.Message}
+	switch status {
+	case http.StatusNotFound:
+		ev.Title, ev.Message = "Not found", "There is no such page, or it is not yours to see."
+	case http.StatusBadRequest:
+		ev.Title = "That request cannot be answered"
+	case http.StatusTooManyRequests:
+		ev.Title = "Too many requests"
+	}
+	if status >= http.StatusInternalServerError {
+		ev.Title, ev.Message = "Something went wrong", "The page could not be built. Try again in a moment."
+	}
+	return ev
+}
+
+// queryInt reads a positive integer query parameter; anything else is 0,
+// which the hub reads as its default.
+func queryInt(c echo.Context, name string) int {
+	n, err := strconv.Atoi(c.QueryParam(name))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// myBatches is My batches: a page of the user's batches.
+func (s *server) myBatches(c echo.Context, p *principal) error {
+	q := api.ListQuery{Page: queryInt(c, "page"), PageSize: queryInt(c, "page_size"), Status: c.QueryParam("status")}
+	if q.PageSize == 0 {
+		q.PageSize = views.DefaultBatchPageSize
+	}
+	vm := views.BatchesPage{Page: max(q.Page, 1), PageSize: q.PageSize, Status: q.Status, Now: s.Clock.Now()}
+	list, err := s.Service.BatchList(c.Request().Context(), p.user.ID, q)
+	status := http.StatusOK
+	switch {
+	case err == nil:
+		vm.Batches, vm.Page, vm.PageSize, vm.HasMore = list.Batches, list.Page, list.PageSize, list.HasMore
+	case jobs.IsCode(err, jobs.ErrInvalid):
+		status = http.StatusBadRequest
+		_, d := errorOf(err)
+		vm.Error, vm.Status = "The list cannot be shown: "+d.Error(), ""
+	default:
+		return err
+	}
+	return render(c, status, views.BatchesPageView(s.shell(c, "My batches", views.SectionBatches), vm), views.BatchesTable(vm))
+}
+
+// batchResultsPage is a batch's results: the header, downloads, top
+// performers and the sorted, filtered, paged table; htmx gets the table
+// alone. Another user's batch is not found.
+func (s *server) batchResultsPage(c echo.Context, p *principal) error {
+	ctx := c.Request().Context()
+	id := c.Param("batch_id")
+	b, err := s.Service.BatchGet(ctx, p.user.ID, id)
+	if err != nil {
+		return err
+	}
+	q := api.ResultsQuery{
+		Page: queryInt(c, "page"), PageSize: queryInt(c, "page_size"),
+		Sort: c.QueryParam("sort"), Order: c.QueryParam("order"), Q: c.QueryParam("q"), Status: c.QueryParam("status"),
+	}
+	asked := q
+	if q.PageSize == 0 {
+		q.PageSize = views.DefaultResultsPageSize
+	}
+	vm := views.ResultsView{Batch: *b, Query: asked, Now: s.Clock.Now()}
+	status := http.StatusOK
+	res, err := s.Service.Results(ctx, p.user.ID, id, q)
+	switch {
+	case err == nil:
+		vm.Results = *res
+	case jobs.IsCode(err, jobs.ErrInvalid):
+		status = http.StatusBadRequest
+		_, d := errorOf(err)
+		vm.Error = "The table cannot be shown: " + d.Error()
+	default:
+		return err
+	}
+	if !isFragment(c) {
+		if vm.Top, err = s.Service.Analytics(ctx, p.user.ID, id); err != nil {
+			return err
+		}
+	}
+	sh := s.shell(c, b.JobName, views.SectionBatches)
+	return render(c, status, views.ResultsPageView(sh, vm), views.ResultsTable(vm))
+}
+
+// jobPage is a job's page: an individual job or a batch's child.
+// Another user's job is not found.
+func (s *server) jobPage(c echo.Context, p *principal) error {
+	ctx := c.Request().Context()
+	j, err := s.Service.JobGet(ctx, p.user.ID, c.Param("job_id"))
+	if err != nil {
+		return err
+	}
+	vm := views.JobView{Job: *j, Now: s.Clock.Now()}
+	if j.BatchID != "" {
+		if vm.Batch, err = s.Service.BatchGet(ctx, p.user.ID, j.BatchID); err != nil {
+			return err
+		}
+	}
+	return render(c, http.StatusOK, views.JobPageView(s.shell(c, vm.Title(), views.SectionBatches), vm), nil)
+}
