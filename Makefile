@@ -9,9 +9,9 @@ BIN     := bin/omtx
 DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 # Packages with concurrency run under the race detector.
-RACE_PKGS := ./jobs/... ./gpu ./results/... ./accounts/... ./ratelimit ./hub ./handlers ./webhook ./metrics ./loadgen ./client
+RACE_PKGS := ./jobs/... ./gpu ./results/... ./accounts/... ./ratelimit ./hub ./handlers ./webhook ./metrics ./loadgen ./client ./live
 
-.PHONY: all setup build run test check-format vet unit race bench clean
+.PHONY: all setup build run test check-format check-generate vet unit race bench clean
 
 all: build
 
@@ -24,11 +24,18 @@ build: setup
 run: build
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-test: setup check-format vet unit race
+test: setup check-format check-generate vet unit race
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# The generated *_templ.go files are committed; they must be what the
+# pinned generator makes of the .templ files.
+check-generate:
+	@$(GO) tool templ generate >/dev/null
+	@out=$$(git status --porcelain -- '*_templ.go'); \
+	if [ -n "$$out" ]; then echo "templ generate changed (commit the result):"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...

@@ -57,10 +57,11 @@ func newAPIBench(tb testing.TB) *apiBench {
 	l.ReadPerMinute, l.SubmitPerMinute = 1e9, 1e9
 	limits[accounts.TierEnterprise] = l
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h, err := newServer(ctx, b, users, limits, metrics.New(b.store.Stats), []string{"vina"}, log)
+	h, stop, err := newServer(ctx, b, users, limits, metrics.New(b.store.Stats), []string{"vina"}, log)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(stop)
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return &apiBench{b: b, srv: srv, token: token, user: u}

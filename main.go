@@ -37,9 +37,11 @@ import (
 	"omtx/hub"
 	"omtx/jobs"
 	"omtx/jobs/sqlite"
+	"omtx/live"
 	"omtx/metrics"
 	"omtx/ratelimit"
 	"omtx/results"
+	"omtx/static"
 	"omtx/webhook"
 )
 
@@ -317,10 +319,11 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	m := metrics.New(b.store.Stats)
-	e, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers), log)
+	e, stopLive, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers), log)
 	if err != nil {
 		return err
 	}
+	defer stopLive()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -336,6 +339,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
+		stopLive()
 		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(shut)
 		cancel()
@@ -349,13 +353,20 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 }
 
 // newServer builds the web server's handler: the hub service over the
-// backends, local-token auth, per-tier rate limits and metrics.
+// backends, local-token auth, per-tier rate limits, metrics, the pages'
+// assets and their WebSocket. stop ends the WebSockets (an http.Server's
+// Shutdown does not track them).
 func newServer(ctx context.Context, b *backends, users accounts.Store, limits map[accounts.Tier]accounts.Limits, m *metrics.Metrics,
-	accept []string, log *slog.Logger) (http.Handler, error) {
+	accept []string, log *slog.Logger) (h http.Handler, stop func(), err error) {
 	svc, err := hub.New(hub.Config{Store: b.store, Results: b.results, Models: b.registry, Accept: accept, Clock: b.clock, Log: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	assets, err := static.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	feed := live.New(live.Config{Store: b.store, Log: log, Clock: b.clock})
 	return handlers.New(handlers.Deps{
 		Log:      log,
 		Service:  svc,
@@ -370,7 +381,9 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 			{Name: "blob", Ping: b.results.Ping},
 			{Name: "users", Ping: users.Ping},
 		},
-	}), nil
+		Assets: assets,
+		Live:   feed.Handler(handlers.RequestUser),
+	}), feed.Close, nil
 }
 
 // acceptedModels lists the models the web server takes submissions for:
