@@ -14,11 +14,13 @@ import (
 )
 
 // pageSecurity are the headers of every page: nothing from elsewhere, no
-// framing, forms post only here, and no token leaks through Referer.
+// framing, forms post only here, and no token leaks to other sites
+// through Referer (same-origin, not no-referrer: with no-referrer browsers
+// send "Origin: null" on the pages' own POSTs).
 var pageSecurity = map[string]string{
 	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-	"Referrer-Policy":        "no-referrer",
+	"Referrer-Policy":        "same-origin",
 	"X-Content-Type-Options": "nosniff",
 	"Cache-Control":          "no-store",
 }
