@@ -366,7 +366,8 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 	if err != nil {
 		return nil, nil, err
 	}
-	feed := live.New(live.Config{Store: b.store, Log: log, Clock: b.clock})
+	feed := live.New(live.Config{Store: b.store, Log: log, Clock: b.clock,
+		Render: handlers.LiveRenderer(svc), Notice: handlers.LiveNotice})
 	return handlers.New(handlers.Deps{
 		Log:      log,
 		Service:  svc,
@@ -381,8 +382,9 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 			{Name: "blob", Ping: b.results.Ping},
 			{Name: "users", Ping: users.Ping},
 		},
-		Assets: assets,
-		Live:   feed.Handler(handlers.RequestUser),
+		Assets:   assets,
+		Live:     feed.Handler(handlers.RequestUser),
+		LiveHead: feed.Head,
 	}), feed.Close, nil
 }
 

@@ -31,6 +31,7 @@ func (s *server) websocket(c echo.Context) error {
 		return &jobs.Error{Code: codeUnauthorized, Message: "sign in first"}
 	}
 	r := c.Request()
-	s.Live.ServeHTTP(c.Response(), r.WithContext(context.WithValue(r.Context(), requestUserKey{}, p.user.ID)))
+	ctx := withLiveScope(context.WithValue(r.Context(), requestUserKey{}, p.user.ID), r)
+	s.Live.ServeHTTP(c.Response(), r.WithContext(ctx))
 	return nil
 }

@@ -137,7 +137,11 @@ func (s *server) myBatches(c echo.Context, p *principal) error {
 	if q.PageSize == 0 {
 		q.PageSize = views.DefaultBatchPageSize
 	}
-	vm := views.BatchesPage{Page: max(q.Page, 1), PageSize: q.PageSize, Status: q.Status, Now: s.Clock.Now()}
+	lv, err := s.live(c, p, "")
+	if err != nil {
+		return err
+	}
+	vm := views.BatchesPage{Page: max(q.Page, 1), PageSize: q.PageSize, Status: q.Status, Now: s.Clock.Now(), Live: lv}
 	list, err := s.Service.BatchList(c.Request().Context(), p.user.ID, q)
 	status := http.StatusOK
 	switch {
@@ -150,47 +154,113 @@ func (s *server) myBatches(c echo.Context, p *principal) error {
 	default:
 		return err
 	}
-	return render(c, status, views.BatchesPageView(s.shell(c, "My batches", views.SectionBatches), vm), views.BatchesTable(vm))
+	return render(c, status, views.BatchesPageView(s.liveShell(c, "My batches", lv), vm), views.BatchesTable(vm))
 }
 
-// batchResultsPage is a batch's results: the header, downloads, top
-// performers and the sorted, filtered, paged table; htmx gets the table
-// alone. Another user's batch is not found.
+// batchResultsPage is a batch's results: the header, downloads and one
+// tab: the sorted, filtered, paged table (the default), the top
+// performers, or the dashboard; htmx gets the table alone. Another user's
+// batch is not found.
 func (s *server) batchResultsPage(c echo.Context, p *principal) error {
 	ctx := c.Request().Context()
 	id := c.Param("batch_id")
+	tab := views.ParseTab(c.QueryParam("tab"))
+	if isFragment(c) {
+		tab = views.TabTable
+	}
+	// The live seq first: whatever changes after it reaches the page.
+	lv, err := s.live(c, p, id)
+	if err != nil {
+		return err
+	}
 	b, err := s.Service.BatchGet(ctx, p.user.ID, id)
 	if err != nil {
 		return err
 	}
+	vm := views.ResultsView{Batch: *b, Now: s.Clock.Now(), Tab: tab, Live: lv}
+	status := http.StatusOK
+	switch tab {
+	case views.TabTable:
+		status, err = s.resultsTable(c, p, &vm)
+	case views.TabTop:
+		vm.Top, err = s.Service.Analytics(ctx, p.user.ID, id)
+	case views.TabDashboard:
+		err = s.dashboard(ctx, p, &vm)
+	}
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.ResultsPageView(s.liveShell(c, b.JobName, lv), vm), views.ResultsTable(vm))
+}
+
+// resultsTable reads the page of the results table the request asks for;
+// a query the hub refuses is shown as the table's error state.
+func (s *server) resultsTable(c echo.Context, p *principal, vm *views.ResultsView) (int, error) {
 	q := api.ResultsQuery{
 		Page: queryInt(c, "page"), PageSize: queryInt(c, "page_size"),
 		Sort: c.QueryParam("sort"), Order: c.QueryParam("order"), Q: c.QueryParam("q"), Status: c.QueryParam("status"),
 	}
-	asked := q
+	vm.Query = q
 	if q.PageSize == 0 {
 		q.PageSize = views.DefaultResultsPageSize
 	}
-	vm := views.ResultsView{Batch: *b, Query: asked, Now: s.Clock.Now()}
-	status := http.StatusOK
-	res, err := s.Service.Results(ctx, p.user.ID, id, q)
+	res, err := s.Service.Results(c.Request().Context(), p.user.ID, vm.Batch.BatchID, q)
 	switch {
 	case err == nil:
 		vm.Results = *res
 	case jobs.IsCode(err, jobs.ErrInvalid):
-		status = http.StatusBadRequest
 		_, d := errorOf(err)
 		vm.Error = "The table cannot be shown: " + d.Error()
+		return http.StatusBadRequest, nil
 	default:
+		return 0, err
+	}
+	return http.StatusOK, nil
+}
+
+// dashboard reads the dashboard's data: the batch's analytics and its
+// best completed rows for the scatter.
+func (s *server) dashboard(ctx context.Context, p *principal, vm *views.ResultsView) error {
+	a, err := s.Service.Analytics(ctx, p.user.ID, vm.Batch.BatchID)
+	if err != nil {
 		return err
 	}
-	if !isFragment(c) {
-		if vm.Top, err = s.Service.Analytics(ctx, p.user.ID, id); err != nil {
+	d := views.Dashboard{Model: vm.Batch.ModelName, Analytics: *a}
+	if a.Affinity.Name != "" {
+		rows, err := s.Service.Results(ctx, p.user.ID, vm.Batch.BatchID,
+			api.ResultsQuery{Status: "completed", PageSize: views.MaxScatterPoints})
+		if err != nil {
 			return err
 		}
+		d.Rows, d.RowsTotal = rows.Rows, rows.Total
+		vm.Results.Affinity, vm.Results.Metrics = rows.Affinity, rows.Metrics
 	}
-	sh := s.shell(c, b.JobName, views.SectionBatches)
-	return render(c, status, views.ResultsPageView(sh, vm), views.ResultsTable(vm))
+	vm.Top, vm.Dashboard = a, &d
+	return nil
+}
+
+// live is a page's live channel: the user's latest change seq, read
+// before the page reads what it shows, so that the socket misses nothing
+// the page does not show. The zero Live without a channel.
+func (s *server) live(c echo.Context, p *principal, batchID string) (views.Live, error) {
+	if s.LiveHead == nil || s.Live == nil || isFragment(c) {
+		return views.Live{}, nil
+	}
+	seq, err := s.LiveHead(c.Request().Context(), p.user.ID)
+	if err != nil {
+		return views.Live{}, fmt.Errorf("read the live seq: %w", err)
+	}
+	return views.Live{On: true, Seq: seq, BatchID: batchID}, nil
+}
+
+// liveShell is the frame of a live page: with htmx's WebSocket extension
+// when the page is live.
+func (s *server) liveShell(c echo.Context, title string, lv views.Live) views.Shell {
+	sh := s.shell(c, title, views.SectionBatches)
+	if lv.On && s.Assets != nil {
+		sh.Assets.WS = s.Assets.URL("vendor/htmx-ext-ws/ws.min.js")
+	}
+	return sh
 }
 
 // jobPage is a job's page: an individual job or a batch's child.

@@ -328,11 +328,18 @@ func TestBatchResultsPage(t *testing.T) {
 		t.Errorf("ranking %q", got)
 	}
 
-	// Top performers: best first, direction stated.
-	if got := doc.Find(testid("top-heading")).Text(); got != "Top performers by Best affinity (kcal/mol, lower is better)" {
+	// Top performers, on their tab: best first, direction stated.
+	if doc.Find(testid("top")).Length() != 0 || doc.Find(testid("tab-table")).AttrOr("aria-current", "") != "page" {
+		t.Error("the table is not the default tab")
+	}
+	tdoc := html(t, e.get(&a, path+"?tab=top", false), http.StatusOK)
+	if got := tdoc.Find(testid("top-heading")).Text(); got != "Top performers by Best affinity (kcal/mol, lower is better)" {
 		t.Errorf("top heading %q", got)
 	}
-	top := texts(doc.Find(testid("top-affinity")))
+	if tdoc.Find(testid("results")).Length() != 0 || tdoc.Find(testid("tab-top")).AttrOr("aria-current", "") != "page" {
+		t.Error("the top tab shows the table")
+	}
+	top := texts(tdoc.Find(testid("top-affinity")))
 	if len(top) != 5 || top[0] != doc.Find(testid("result-affinity")).First().Text()+" kcal/mol" {
 		t.Errorf("top %q", top)
 	}

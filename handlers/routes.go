@@ -7,6 +7,7 @@ import (
 
 	"omtx/api"
 	"omtx/openapi"
+	"omtx/views"
 )
 
 // access says which credentials a route looks at.
@@ -63,7 +64,8 @@ type route struct {
 
 // liveQuery is the WebSocket's query.
 type liveQuery struct {
-	Since int64 `query:"since" doc:"the last change sequence the page saw; absent: only changes from now"`
+	Since int64  `query:"since" doc:"the last change sequence the page saw; absent: only changes from now"`
+	Batch string `query:"batch" doc:"the batch whose results page this is; absent: My batches"`
 }
 
 // Path parameters, documented.
@@ -310,8 +312,20 @@ func (s *server) routes() []route {
 		// The browser.
 		{Operation: openapi.Operation{
 			Method: http.MethodGet, Path: "/", ID: "home", Tag: tagBrowser,
-			Summary: "The start page: who is signed in, where the API is", Produces: []string{typeHTML},
-		}, handle: s.home, access: accessOptional},
+			Summary: "The start page: the New prediction form when signed in (query model picks the model; " +
+				"htmx gets the model's fields alone), otherwise who is signed in and where the API is",
+			Produces: []string{typeHTML},
+		}, handle: s.start, access: accessOptional},
+		{Operation: openapi.Operation{
+			Method: http.MethodPost, Path: "/", ID: "newPredictionSubmit", Tag: tagBrowser,
+			Summary:  "Submit the New prediction form: 303 to the batch's results, or the form again with every problem",
+			Produces: []string{typeHTML},
+		}, handle: s.page(s.submitNewJob), access: accessOptional, rate: rateSubmit, page: true},
+		{Operation: openapi.Operation{
+			Method: http.MethodPost, Path: views.PathLigandCheck, ID: "ligandCheckFragment", Tag: tagBrowser,
+			Summary:  "Check the New prediction form's ligands: counts, problems by row, formulas; htmx gets the check alone",
+			Produces: []string{typeHTML},
+		}, handle: s.page(s.checkLigands), access: accessOptional, rate: rateRead, page: true},
 		{Operation: openapi.Operation{
 			Method: http.MethodGet, Path: "/signin", ID: "signinPage", Tag: tagBrowser,
 			Summary:     "The sign-in page",
@@ -356,7 +370,10 @@ func (s *server) routes() []route {
 			Summary: "The pages' WebSocket: the user's job and batch changes as they happen",
 			Description: "A WebSocket handshake from a page of this server (the Origin must be the server's own), " +
 				"signed in by session cookie or bearer token. Query since=SEQ catches up from the last change the page saw. " +
-				`Messages: {"type":"hello","last_seq":N}, {"type":"changes","changes":[...],"last_seq":N}, {"type":"reload"}.`,
+				"Messages are HTML fragments that htmx swaps out of band: the live indicator #live-status with the last seq " +
+				"(data-live-seq), each changed batch's status, progress and, on My batches, actions, and on a batch's results page " +
+				"its changed rows; a reload notice when the page missed too much. Without the pages' renderers the hub sends " +
+				`JSON: {"type":"hello","last_seq":N}, {"type":"changes","changes":[...],"last_seq":N}, {"type":"reload"}.`,
 			Query:  liveQuery{},
 			Status: http.StatusSwitchingProtocols, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden},
 		}, handle: s.websocket, access: accessUser},

@@ -28,7 +28,7 @@ type scenario struct {
 }
 
 // pageRoutes are the route table's web pages.
-var pageRoutes = []string{"GET /my-batches", "GET /batch-results/:batch_id", "GET /jobs/:job_id"}
+var pageRoutes = []string{"GET /my-batches", "GET /batch-results/:batch_id", "GET /jobs/:job_id", "POST /", "POST /ligands/check"}
 
 // TestRouteTable calls every route of the route table as the owner of
 // the records it names, as another user and anonymously, and checks every
@@ -95,6 +95,10 @@ func TestRouteTable(t *testing.T) {
 		{route: "GET /ready", path: "/ready", owner: 200, anon: 200, has: []string{`"store":"ok"`}},
 		{route: "GET /metrics", path: "/metrics", owner: 200, anon: 200, has: []string{"omtx_http_request_duration_seconds"}},
 		{route: "GET /", path: "/", owner: 200, anon: 200, has: []string{"OMTX-Hub", "/api/docs"}},
+		{route: "POST /", path: "/", body: "model=vina&target=ABL1&ligands=", ctype: "application/x-www-form-urlencoded",
+			owner: 400, anon: 303, page: true, has: []string{"Paste at least one ligand"}},
+		{route: "POST /ligands/check", path: "/ligands/check", body: "model=vina&ligands=aspirin," + aspirin.SMILES, ctype: "application/x-www-form-urlencoded",
+			owner: 200, anon: 303, page: true, has: []string{`data-testid="check-valid">1<`}},
 		{route: "GET /signin", path: "/signin?token=abc", owner: 200, anon: 200, has: []string{`value="abc"`, "Sign in"}},
 		{route: "POST /signin", path: "/signin", body: "token=" + e.tok[alice], ctype: "application/x-www-form-urlencoded", owner: 303, anon: 303},
 		{route: "POST /signout", path: "/signout", owner: 303, anon: 303},

@@ -121,7 +121,12 @@ type Deps struct {
 	Assets *static.Assets
 	// Live is the pages' WebSocket at /ws (a live.Hub's handler, which
 	// finds the signed-in user with RequestUser); nil: /ws answers 404.
+	// Its hub renders with LiveRenderer and LiveNotice for the pages.
 	Live http.Handler
+	// LiveHead is the user's latest change seq (live.Hub.Head): the live
+	// pages read it before what they show and connect to Live since it.
+	// nil: the pages are not live and update on reload.
+	LiveHead func(ctx context.Context, userID string) (int64, error)
 }
 
 // server holds the dependencies the handlers share.

@@ -23,6 +23,8 @@ type BatchesPage struct {
 	// Error, when set, is shown instead of the table (the list could not
 	// be read); it is safe to show.
 	Error string
+	// Live is the page's live channel.
+	Live Live
 }
 
 // Empty reports whether there is nothing to list and no error: the first
@@ -79,7 +81,10 @@ func (p BatchesPage) Created(b api.Batch) string { return RelativeTime(b.Created
 
 // CancelURL is the API route that cancels the batch (the page's script
 // sends the CSRF token with it).
-func (p BatchesPage) CancelURL(b api.Batch) string {
+func (p BatchesPage) CancelURL(b api.Batch) string { return CancelURL(b) }
+
+// CancelURL is the API route that cancels the batch.
+func CancelURL(b api.Batch) string {
 	return api.Prefix + "/batches/" + url.PathEscape(b.BatchID) + "/control/cancel"
 }
 

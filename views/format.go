@@ -33,7 +33,9 @@ type Shell struct {
 type AssetURLs struct {
 	CSS  string
 	HTMX string
-	JS   string
+	// WS is htmx's WebSocket extension, given to live pages only.
+	WS string
+	JS string
 }
 
 // Nav sections.

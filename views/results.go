@@ -38,6 +38,12 @@ type ResultsView struct {
 	// Error, when set, is shown instead of the table: the query could not
 	// be answered. It is safe to show.
 	Error string
+	// Tab is the tab shown: TabTable ("" too), TabTop or TabDashboard.
+	Tab string
+	// Dashboard is the dashboard tab's data; nil on the other tabs.
+	Dashboard *Dashboard
+	// Live is the page's live channel.
+	Live Live
 }
 
 // Column is a column of the results table.

@@ -1,0 +1,389 @@
+package handlers
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"omtx/api"
+	"omtx/gpu/vina"
+	"omtx/jobs"
+	"omtx/views"
+)
+
+// start is the start page: the New prediction form for a signed-in user
+// (htmx asking for a model's fields gets that fieldset alone), the landing
+// page for anyone else.
+func (s *server) start(c echo.Context) error {
+	p := userOf(c)
+	if p == nil {
+		return s.home(c)
+	}
+	return s.pageErrors(func(c echo.Context) error { return s.newJobPage(c, p) })(c)
+}
+
+// newJobPage shows the form with the model of ?model= (or the first one
+// that can run here).
+func (s *server) newJobPage(c echo.Context, _ *principal) error {
+	v := s.newJobView(c, c.QueryParam(views.FieldModel))
+	if c.Request().Header.Get(headerHXHistoryRestore) == "true" {
+		// htmx restoring a pushed ?model= URL wants the whole page.
+		return s.renderNewJob(c, http.StatusOK, v, nil)
+	}
+	return s.renderNewJob(c, http.StatusOK, v, views.ModelFields(v))
+}
+
+// headerHXHistoryRestore is sent by htmx when it reloads a pushed URL
+// missing from its history cache.
+const headerHXHistoryRestore = "HX-History-Restore-Request"
+
+// renderNewJob renders the page, or the fragment for htmx.
+func (s *server) renderNewJob(c echo.Context, status int, v views.NewJobView, fragment templ.Component) error {
+	return render(c, status, views.NewJobPage(s.shell(c, "New prediction", views.SectionHome), v), fragment)
+}
+
+// newJobView is the form for the models this deployment lists, with the
+// asked model chosen when there is one of that name.
+func (s *server) newJobView(c echo.Context, model string) views.NewJobView {
+	v := views.NewJobView{Models: s.Service.Models(c.Request().Context()).Models, Targets: bundledTargets(),
+		Values: map[string]string{}, Errors: map[string]string{}}
+	v.Model = chooseModel(v.Models, model)
+	return v
+}
+
+// chooseModel is the named model if listed; otherwise the first model
+// that runs here and screens ligands, the first that runs here, or the
+// first listed.
+func chooseModel(models []api.Model, name string) string {
+	name = strings.TrimSpace(name)
+	for _, m := range models {
+		if strings.EqualFold(m.Name, name) {
+			return m.Name
+		}
+	}
+	for _, want := range []func(api.Model) bool{
+		func(m api.Model) bool { return m.Available && m.Ligands },
+		func(m api.Model) bool { return m.Available },
+		func(api.Model) bool { return true },
+	} {
+		for _, m := range models {
+			if want(m) {
+				return m.Name
+			}
+		}
+	}
+	return ""
+}
+
+// bundledTargets describes the docking targets a target field offers.
+func bundledTargets() []views.Target {
+	var out []views.Target
+	for _, t := range vina.Targets() {
+		out = append(out, views.Target{ID: t.ID, Name: t.Name, PDBID: t.PDBID, Description: t.Description,
+			Center: [3]float64{t.Box.CenterX, t.Box.CenterY, t.Box.CenterZ},
+			Size:   [3]float64{t.Box.SizeX, t.Box.SizeY, t.Box.SizeZ}})
+	}
+	return out
+}
+
+// newJobForm is a posted New prediction form.
+type newJobForm struct {
+	view views.NewJobView
+	// up is the multipart body, nil for a URL-encoded one; Close removes
+	// its temporary files.
+	up *upload
+	// file is the uploaded library's part, nil when none was chosen.
+	file *multipart.FileHeader
+	// pasted are the pasted ligands; lines their line in the text.
+	pasted []api.Ligand
+	lines  []int
+}
+
+// readNewJobForm reads the posted form (multipart or URL-encoded) into the
+// page's view: everything the user typed is kept.
+func (s *server) readNewJobForm(c echo.Context) (*newJobForm, error) {
+	r := c.Request()
+	if !isForm(r) {
+		return nil, &jobs.Error{Code: codeUnsupportedMedia, Message: "send the form as multipart/form-data or application/x-www-form-urlencoded"}
+	}
+	f := &newJobForm{}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); mt == echo.MIMEMultipartForm {
+		up, err := parseUpload(c)
+		if err != nil {
+			return nil, err
+		}
+		f.up = up
+		if fhs := up.form.File[views.FieldFile]; len(fhs) > 0 && fhs[0].Filename != "" && fhs[0].Size > 0 {
+			f.file = fhs[0]
+		}
+	} else if err := r.ParseForm(); err != nil {
+		return nil, jobs.Errorf(jobs.ErrInvalid, "malformed form: %s", err)
+	}
+	v := s.newJobView(c, r.FormValue(views.FieldModel))
+	if asked := strings.TrimSpace(r.FormValue(views.FieldModel)); asked == "" || !strings.EqualFold(asked, v.Model) {
+		v.Errors[views.FieldModel] = "Choose one of the models."
+	}
+	v.JobName = r.FormValue(views.FieldJobName)
+	v.Ligands = r.FormValue(views.FieldLigands)
+	v.DropInvalid, _ = strconv.ParseBool(r.FormValue(views.FieldDrop))
+	if m, ok := v.Chosen(); ok {
+		for _, fd := range m.Fields {
+			if vals, ok := r.Form[views.ParamFormName(fd)]; ok && len(vals) > 0 {
+				v.Values[fd.Name] = vals[0]
+			}
+		}
+	}
+	f.view = v
+	f.pasted, f.lines = parsePasted(v.Ligands)
+	return f, nil
+}
+
+// Close removes the upload's temporary files.
+func (f *newJobForm) Close() { f.up.Close() }
+
+// parsePasted reads pasted ligands: "name,SMILES" lines, or "SMILES name"
+// lines as in a .smi file, or a SMILES alone. Blank lines and lines
+// starting with # are skipped, and so is a first line whose SMILES is the
+// word SMILES (a header). lines are each ligand's 1-based line.
+func parsePasted(text string) (ligs []api.Ligand, lines []int) {
+	for i, raw := range strings.Split(text, "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var name, smiles string
+		if j := strings.LastIndexByte(line, ','); j >= 0 {
+			// A SMILES has no comma; a name may.
+			name, smiles = strings.TrimSpace(line[:j]), strings.TrimSpace(line[j+1:])
+		} else if j := strings.IndexAny(line, " \t"); j >= 0 {
+			smiles, name = line[:j], strings.TrimSpace(line[j+1:])
+		} else {
+			smiles = line
+		}
+		if len(ligs) == 0 && strings.EqualFold(smiles, "smiles") {
+			continue
+		}
+		ligs = append(ligs, api.Ligand{Name: name, SMILES: smiles})
+		lines = append(lines, i+1)
+	}
+	return ligs, lines
+}
+
+// submitRequest builds the submission from the form: the model's fields
+// parsed by their types. A value that does not parse is an error next to
+// its field.
+func submitRequest(v *views.NewJobView) api.SubmitBatchRequest {
+	req := api.SubmitBatchRequest{ModelName: v.Model, JobName: v.JobName, DropInvalid: v.DropInvalid}
+	m, ok := v.Chosen()
+	if !ok {
+		return req
+	}
+	params := map[string]any{}
+	for _, f := range m.Fields {
+		raw := strings.TrimSpace(v.Values[f.Name])
+		if raw == "" {
+			continue // the model's default, or its "is required"
+		}
+		val, err := fieldValue(f, raw)
+		if err != nil {
+			v.Errors[f.Name] = err.Error()
+			continue
+		}
+		if f.Top {
+			switch f.Name {
+			case "target":
+				req.Target = raw
+			case "protein_sequence":
+				req.ProteinSequence = v.Values[f.Name]
+			case "protein_name":
+				req.ProteinName = raw
+			}
+			continue
+		}
+		params[f.Name] = val
+	}
+	if len(params) > 0 {
+		req.Parameters, _ = json.Marshal(params) // numbers, strings and booleans always encode
+	}
+	return req
+}
+
+// fieldValue parses a field's typed text by the field's type.
+func fieldValue(f api.Field, raw string) (any, error) {
+	switch f.Type {
+	case "integer":
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			if x, ferr := strconv.ParseFloat(raw, 64); ferr == nil && x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+				return int64(x), nil
+			}
+			return nil, fmt.Errorf("must be a whole number, not %q", raw)
+		}
+		return n, nil
+	case "number":
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("must be a number, not %q", raw)
+		}
+		return x, nil
+	case "boolean":
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return nil, fmt.Errorf("must be on or off, not %q", raw)
+		}
+		return b, nil
+	}
+	return raw, nil
+}
+
+// formKey is the form field an error of the service names: model_name is
+// the model picker, parameters.NAME the model's field NAME; "" when the
+// form has no such field.
+func formKey(v views.NewJobView, field string) string {
+	switch field {
+	case "model_name":
+		return views.FieldModel
+	case views.FieldJobName, views.FieldLigands, views.FieldFile:
+		return field
+	}
+	name := strings.TrimPrefix(field, "parameters.")
+	if m, ok := v.Chosen(); ok {
+		for _, f := range m.Fields {
+			if f.Name == name {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// submitNewJob submits the form: the pasted ligands with SubmitBatch, an
+// uploaded library with SubmitLibrary, with the caller's tier limits as
+// the API's submit route has them; then 303 to the batch's results. A
+// refused submission shows the form again with every problem, keeping
+// what the user typed.
+func (s *server) submitNewJob(c echo.Context, _ *principal) error {
+	f, err := s.readNewJobForm(c)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	v := &f.view
+	req := submitRequest(v)
+	if f.file == nil && len(f.pasted) == 0 {
+		v.Errors[views.FieldLigands] = "Paste at least one ligand, or choose a library file."
+	}
+	if f.file != nil {
+		v.FileName = f.file.Filename
+	}
+	if len(v.Errors) > 0 {
+		return s.renderNewJob(c, http.StatusBadRequest, *v, nil)
+	}
+	ctx := c.Request().Context()
+	var resp *api.SubmitBatchResponse
+	if f.file != nil {
+		file, ferr := f.file.Open()
+		if ferr != nil {
+			return fmt.Errorf("open uploaded file: %w", ferr)
+		}
+		defer file.Close()
+		resp, err = s.Service.SubmitLibrary(ctx, s.caller(c), req, file, f.file.Filename)
+	} else {
+		req.Ligands = f.pasted
+		resp, err = s.Service.SubmitBatch(ctx, s.caller(c), req)
+	}
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, views.BatchResultsPath(resp.BatchID))
+	}
+	status, d := errorOf(err)
+	if status >= http.StatusInternalServerError {
+		return err
+	}
+	source := views.FieldLigands
+	if f.file != nil {
+		source = views.FieldFile
+	}
+	switch {
+	case len(d.Problems) > 0:
+		v.Problems = d.Problems
+		if f.file == nil {
+			for i, p := range v.Problems {
+				if p.Row > 0 && p.Row <= len(f.lines) {
+					v.Problems[i].Line = f.lines[p.Row-1]
+				}
+			}
+		}
+		v.Errors[source] = fmt.Sprintf("%d %s: every one is listed at the top of the page. Fix them, or tick “Skip invalid ligands”.",
+			len(d.Problems), plural(len(d.Problems), "problem", "problems"))
+	case formKey(*v, d.Field) != "":
+		v.Errors[formKey(*v, d.Field)] = d.Message
+	default:
+		v.Problem = d.Error()
+	}
+	return s.renderNewJob(c, status, *v, nil)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// checkLigands checks the pasted ligands, or the chosen library file,
+// with the chosen model's rules: htmx gets the check alone, a plain
+// request the whole form with the check under the ligands. Problems of
+// the ligands are the answer, not errors: the fragment answers 200.
+func (s *server) checkLigands(c echo.Context, p *principal) error {
+	f, err := s.readNewJobForm(c)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	v := &f.view
+	delete(v.Errors, views.FieldModel)
+	model := ""
+	if _, ok := v.Chosen(); ok {
+		model = v.Model
+	}
+	ctx := c.Request().Context()
+	var (
+		resp   *api.ValidateLigandsResponse
+		source = "Pasted ligands"
+		lines  []int
+	)
+	switch {
+	case f.file != nil:
+		source = f.file.Filename
+		file, ferr := f.file.Open()
+		if ferr != nil {
+			return fmt.Errorf("open uploaded file: %w", ferr)
+		}
+		defer file.Close()
+		resp, err = s.Service.ValidateLibrary(ctx, p.user.ID, file, f.file.Filename, model)
+	case len(f.pasted) > 0:
+		lines = f.lines
+		resp, err = s.Service.ValidateLigands(ctx, p.user.ID, api.ValidateLigandsRequest{Ligands: f.pasted, ModelName: model})
+	default:
+		v.Check = &views.LigandCheckView{Empty: true}
+	}
+	switch {
+	case resp != nil:
+		v.Check = views.NewLigandCheck(source, resp, lines)
+	case err != nil:
+		status, d := errorOf(err)
+		if status >= http.StatusInternalServerError {
+			return err
+		}
+		v.Check = &views.LigandCheckView{Source: source, Error: d.Error(), Problems: d.Problems}
+	}
+	return s.renderNewJob(c, http.StatusOK, *v, views.LigandCheck(v.Check))
+}
