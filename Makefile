@@ -11,7 +11,7 @@ ADDR    ?= 127.0.0.1:8080
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./jobs/... ./gpu ./results/... ./accounts/... ./ratelimit ./hub ./handlers ./webhook ./metrics ./loadgen ./client ./live
 
-.PHONY: all setup build run test check-format check-generate vet unit race bench clean
+.PHONY: all setup build run test check-format check-generate vet unit race browser e2e bench clean
 
 all: build
 
@@ -24,7 +24,7 @@ build: setup
 run: build
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-test: setup check-format check-generate vet unit race
+test: setup check-format check-generate vet unit race e2e
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
@@ -42,10 +42,18 @@ vet:
 
 # Everything but the race packages, which run below.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x -F -f <($(GO) list $(RACE_PKGS)))
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x -F -f <($(GO) list $(RACE_PKGS) ./e2e))
 
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# Browser tests: headless Debian Chromium driven by playwright-go against
+# a real omtx serve with real Vina. The driver comes from npm, once.
+browser:
+	@scripts/browser-setup.sh .cache/playwright-driver
+
+e2e: browser
+	$(GO) test -count=1 ./e2e/
 
 # Benchmarks; the README quotes what this prints. The docking batch runs
 # six ligands with real Vina at default settings: about 20 minutes on 2 cores.

@@ -2,7 +2,8 @@
 # Installs what OMTX-Hub needs on a Debian machine, skipping what is
 # already there: Go (through Debian, then the toolchain go.mod asks for),
 # AutoDock Vina, Open Babel and RDKit (ligand preparation, and the oracle
-# the chemistry tests compare against).
+# the chemistry tests compare against), and Chromium with Node.js for the
+# browser tests.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,9 @@ command -v obrms >/dev/null 2>&1 || need+=(openbabel)
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v git >/dev/null 2>&1 || need+=(git)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
 	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
