@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -24,6 +25,23 @@ var pageSecurity = map[string]string{
 	"X-Content-Type-Options": "nosniff",
 	"Cache-Control":          "no-store",
 }
+
+// cspKey is the context key under which a page asks render for another
+// Content-Security-Policy than pageSecurity's.
+const cspKey = "omtx.csp"
+
+// viewerCSP is the policy of the pages that show the Mol* structure
+// viewer: pageSecurity's, relaxed only as far as Mol* needs. Mol*'s
+// bundle compiles code from strings when it loads (its shader and
+// data-structure code generators use new Function), which script-src
+// 'self' forbids, so these pages alone allow 'unsafe-eval'; scripts still
+// come from this origin only. It also fetches a WebAssembly module it
+// carries inline as a data: URL, hence connect-src data: (data: URLs
+// never leave the browser).
+var viewerCSP = strings.NewReplacer(
+	"script-src 'self';", "script-src 'self' 'unsafe-eval';",
+	"connect-src 'self';", "connect-src 'self' data:;",
+).Replace(pageSecurity["Content-Security-Policy"])
 
 func (s *server) home(c echo.Context) error {
 	v := views.HomeView{DocsPath: "/api/docs", SpecPath: openapi.SpecPath, APIPath: "/api/v3/me"}

@@ -46,6 +46,9 @@ func render(c echo.Context, status int, page, fragment templ.Component) error {
 	for k, v := range pageSecurity {
 		h.Set(k, v)
 	}
+	if csp, ok := c.Get(cspKey).(string); ok && csp != "" {
+		h.Set("Content-Security-Policy", csp)
+	}
 	h.Add(echo.HeaderVary, headerHXRequest)
 	return c.HTMLBlob(status, buf.Bytes())
 }
@@ -164,7 +167,7 @@ func (s *server) myBatches(c echo.Context, p *principal) error {
 func (s *server) batchResultsPage(c echo.Context, p *principal) error {
 	ctx := c.Request().Context()
 	id := c.Param("batch_id")
-	tab := views.ParseTab(c.QueryParam("tab"))
+	tab := views.ParseResultsTab(c.QueryParam("tab"))
 	if isFragment(c) {
 		tab = views.TabTable
 	}
@@ -186,11 +189,18 @@ func (s *server) batchResultsPage(c echo.Context, p *principal) error {
 		vm.Top, err = s.Service.Analytics(ctx, p.user.ID, id)
 	case views.TabDashboard:
 		err = s.dashboard(ctx, p, &vm)
+	case views.TabStructures:
+		err = s.structures(c, p, &vm)
 	}
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.ResultsPageView(s.liveShell(c, b.JobName, lv), vm), views.ResultsTable(vm))
+	sh := s.liveShell(c, b.JobName, lv)
+	s.withDepict(&sh)
+	if tab == views.TabStructures && vm.Structures != nil && !vm.Structures.Empty() {
+		s.withViewer(c, &sh)
+	}
+	return render(c, status, views.ResultsPageView(sh, vm), views.ResultsTable(vm))
 }
 
 // resultsTable reads the page of the results table the request asks for;
@@ -216,6 +226,49 @@ func (s *server) resultsTable(c echo.Context, p *principal, vm *views.ResultsVie
 		return 0, err
 	}
 	return http.StatusOK, nil
+}
+
+// structures reads the Structures tab's data: the completed ligands in the
+// table's order (its sort and search kept), the one asked for by ?job=
+// selected.
+func (s *server) structures(c echo.Context, p *principal, vm *views.ResultsView) error {
+	q := api.ResultsQuery{Sort: c.QueryParam("sort"), Order: c.QueryParam("order"), Q: c.QueryParam("q")}
+	vm.Query = q
+	rq := q
+	rq.Status, rq.PageSize = "completed", views.MaxStructures
+	res, err := s.Service.Results(c.Request().Context(), p.user.ID, vm.Batch.BatchID, rq)
+	if jobs.IsCode(err, jobs.ErrInvalid) {
+		// An unknown sort or search: fall back to the default order.
+		rq = api.ResultsQuery{Status: "completed", PageSize: views.MaxStructures}
+		vm.Query = api.ResultsQuery{}
+		res, err = s.Service.Results(c.Request().Context(), p.user.ID, vm.Batch.BatchID, rq)
+	}
+	if err != nil {
+		return err
+	}
+	sv := views.NewStructuresView(vm.Batch.BatchID, *res, vm.Query, c.QueryParam("job"))
+	vm.Structures = &sv
+	return nil
+}
+
+// withDepict adds the 2D depictions' scripts to a page's frame.
+func (s *server) withDepict(sh *views.Shell) {
+	if s.Assets != nil {
+		sh.Assets.Depict = []string{
+			s.Assets.URL("vendor/smiles-drawer/smiles-drawer.min.js"),
+			s.Assets.URL("js/depict.js"),
+		}
+	}
+}
+
+// withViewer adds the Mol* viewer's assets to a page's frame and relaxes
+// the page's Content-Security-Policy as far as the viewer needs.
+func (s *server) withViewer(c echo.Context, sh *views.Shell) {
+	if s.Assets != nil {
+		sh.Assets.ViewerCSS = s.Assets.URL("vendor/molstar/molstar.css")
+		sh.Assets.Viewer = []string{s.Assets.URL("vendor/molstar/molstar.js"), s.Assets.URL("js/viewer.js")}
+	}
+	c.Set(cspKey, viewerCSP)
 }
 
 // dashboard reads the dashboard's data: the batch's analytics and its
@@ -277,5 +330,10 @@ func (s *server) jobPage(c echo.Context, p *principal) error {
 			return err
 		}
 	}
-	return render(c, http.StatusOK, views.JobPageView(s.shell(c, vm.Title(), views.SectionBatches), vm), nil)
+	sh := s.shell(c, vm.Title(), views.SectionBatches)
+	s.withDepict(&sh)
+	if vm.StructureURL() != "" {
+		s.withViewer(c, &sh)
+	}
+	return render(c, http.StatusOK, views.JobPageView(sh, vm), nil)
 }

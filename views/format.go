@@ -36,6 +36,13 @@ type AssetURLs struct {
 	// WS is htmx's WebSocket extension, given to live pages only.
 	WS string
 	JS string
+	// Depict draws the ligands' 2D depictions: smiles-drawer, then
+	// depict.js.
+	Depict []string
+	// Viewer is the Mol* structure viewer (molstar.js, then viewer.js) and
+	// ViewerCSS its stylesheet, given to the pages that show a structure.
+	Viewer    []string
+	ViewerCSS string
 }
 
 // Nav sections.

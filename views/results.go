@@ -42,6 +42,8 @@ type ResultsView struct {
 	Tab string
 	// Dashboard is the dashboard tab's data; nil on the other tabs.
 	Dashboard *Dashboard
+	// Structures is the Structures tab's data; nil on the other tabs.
+	Structures *StructuresView
 	// Live is the page's live channel.
 	Live Live
 }
