@@ -10,7 +10,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"omtx/accounts"
 	"omtx/jobs"
+	"omtx/origin"
 	"omtx/ratelimit"
 )
 
@@ -316,30 +316,14 @@ func isForm(r *http.Request) bool {
 }
 
 // sameOrigin reports whether the request's Origin header, if any, is this
-// site: its scheme and host.
+// site. Browsers send Origin on every unsafe request; a request without it
+// is no browser's cross-site request.
 func (s *server) sameOrigin(r *http.Request) bool {
-	o := r.Header.Get(echo.HeaderOrigin)
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil {
-		return false
-	}
-	return strings.EqualFold(u.Scheme, s.scheme(r)) && strings.EqualFold(u.Host, r.Host) && u.Path == "" && u.User == nil
+	return r.Header.Get(echo.HeaderOrigin) == "" || origin.Same(r, s.TrustProxy)
 }
 
-// scheme is "https" when the request came over TLS, directly or (with
-// TrustProxy) as its proxy says.
-func (s *server) scheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	if s.TrustProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get(echo.HeaderXForwardedProto)), "https") {
-		return "https"
-	}
-	return "http"
-}
+// scheme is "https" when the request came over TLS (see origin.Scheme).
+func (s *server) scheme(r *http.Request) string { return origin.Scheme(r, s.TrustProxy) }
 
 // rateLimit counts a signed-in user's request against their tier's limit
 // for the class; past it the request answers 429 with Retry-After.

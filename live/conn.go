@@ -8,15 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"omtx/jobs"
+	"omtx/origin"
 )
 
 // Limits of a connection.
@@ -39,7 +38,7 @@ func (h *Hub) Handler(userOf func(*http.Request) (string, bool)) http.Handler {
 		WriteBufferSize: 4 << 10,
 		WriteBufferPool: &sync.Pool{},
 		// Checked again here, besides before the user is looked up.
-		CheckOrigin: h.sameOrigin,
+		CheckOrigin: func(r *http.Request) bool { return origin.Same(r, h.cfg.TrustProxy) },
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.enter() {
@@ -47,7 +46,7 @@ func (h *Hub) Handler(userOf func(*http.Request) (string, bool)) http.Handler {
 			return
 		}
 		defer h.wg.Done()
-		if !h.sameOrigin(r) {
+		if !origin.Same(r, h.cfg.TrustProxy) {
 			httpError(w, http.StatusForbidden, "forbidden", "cross-site request refused")
 			return
 		}
@@ -109,33 +108,6 @@ func parseSince(s string) (int64, error) {
 		return 0, errors.New("bad since")
 	}
 	return n, nil
-}
-
-// sameOrigin reports whether the request names its Origin and the Origin
-// is this site: the scheme the request came over and its Host.
-func (h *Hub) sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return false
-	}
-	u, err := url.Parse(o)
-	if err != nil {
-		return false
-	}
-	return strings.EqualFold(u.Scheme, h.scheme(r)) && u.Host != "" && strings.EqualFold(u.Host, r.Host) &&
-		u.Path == "" && u.User == nil && u.RawQuery == ""
-}
-
-// scheme is "https" when the request came over TLS, directly or (with
-// TrustProxy) as its proxy says.
-func (h *Hub) scheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	if h.cfg.TrustProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https") {
-		return "https"
-	}
-	return "http"
 }
 
 // httpError answers a refused handshake in the API's error shape.
