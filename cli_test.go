@@ -641,7 +641,7 @@ func testCmdEndToEnd(t *testing.T, docking bool) {
 	}
 	for _, d := range demoIDs {
 		if docking {
-			if _, err := c.Control(ctx, d[1], client.ActionCancel); err != nil {
+			if _, err := c.Control(ctx, d[1], api.ActionCancel); err != nil {
 				t.Fatal(err)
 			}
 		}

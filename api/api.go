@@ -266,6 +266,14 @@ type ResultRow struct {
 	ReusedFrom string             `json:"reused_from,omitempty"`
 }
 
+// Batch control actions: POST /api/v3/batches/{batch_id}/control/{action}.
+const (
+	ActionPause       = "pause"
+	ActionResume      = "resume"
+	ActionCancel      = "cancel"
+	ActionRetryFailed = "retry_failed"
+)
+
 // ControlResponse answers a batch control action.
 type ControlResponse struct {
 	Action   string `json:"action" enum:"pause,resume,cancel,retry_failed"`

@@ -570,18 +570,10 @@ func (c *Client) Analytics(ctx context.Context, id string) (*api.Analytics, erro
 	return &out, nil
 }
 
-// Control actions of a batch.
-const (
-	ActionPause       = "pause"
-	ActionResume      = "resume"
-	ActionCancel      = "cancel"
-	ActionRetryFailed = "retry_failed"
-)
-
 // Control pauses, resumes or cancels a batch, or retries its failed jobs.
 func (c *Client) Control(ctx context.Context, id, action string) (*api.ControlResponse, error) {
 	switch action {
-	case ActionPause, ActionResume, ActionCancel, ActionRetryFailed:
+	case api.ActionPause, api.ActionResume, api.ActionCancel, api.ActionRetryFailed:
 	default:
 		return nil, fmt.Errorf("unknown batch action %q (want pause, resume, cancel or retry_failed)", action)
 	}

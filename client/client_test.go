@@ -283,7 +283,7 @@ func TestRateLimitGivesUp(t *testing.T) {
 
 func TestPostIsNotRetriedOnOtherErrors(t *testing.T) {
 	c, rt, _ := scripted(t, answer(503, nil, `{"error":{"code":"unavailable","message":"down"}}`), answer(202, nil, `{}`))
-	if _, err := c.Control(context.Background(), "b1", ActionCancel); !IsStatus(err, 503) {
+	if _, err := c.Control(context.Background(), "b1", api.ActionCancel); !IsStatus(err, 503) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(rt.bodies) != 1 {

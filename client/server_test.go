@@ -197,17 +197,17 @@ func TestServerRoutes(t *testing.T) {
 
 	// Controls: pause, resume, cancel; the batch then ends and is
 	// finalized, and WaitBatch sees it.
-	cr, err := c.Control(ctx, sub.BatchID, ActionPause)
+	cr, err := c.Control(ctx, sub.BatchID, api.ActionPause)
 	if err != nil || !cr.Batch.Paused {
 		t.Fatalf("pause %+v %v", cr, err)
 	}
-	if cr, err = c.Control(ctx, sub.BatchID, ActionResume); err != nil || cr.Batch.Paused {
+	if cr, err = c.Control(ctx, sub.BatchID, api.ActionResume); err != nil || cr.Batch.Paused {
 		t.Fatalf("resume %+v %v", cr, err)
 	}
 	if _, err := c.Control(ctx, sub.BatchID, "explode"); err == nil {
 		t.Fatal("unknown action accepted")
 	}
-	if cr, err = c.Control(ctx, sub.BatchID, ActionCancel); err != nil || cr.Affected != 3 {
+	if cr, err = c.Control(ctx, sub.BatchID, api.ActionCancel); err != nil || cr.Affected != 3 {
 		t.Fatalf("cancel %+v %v", cr, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -218,7 +218,7 @@ func TestServerRoutes(t *testing.T) {
 		t.Fatalf("wait %+v %v", b, err)
 	}
 	// Pausing an ended batch is a conflict.
-	if _, err := c.Control(ctx, sub.BatchID, ActionPause); !errors.As(err, &ce) || ce.Status != 409 || ce.Code != "conflict" {
+	if _, err := c.Control(ctx, sub.BatchID, api.ActionPause); !errors.As(err, &ce) || ce.Status != 409 || ce.Code != "conflict" {
 		t.Fatalf("pause ended batch: %v", err)
 	}
 	var csv strings.Builder

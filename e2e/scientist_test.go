@@ -111,7 +111,7 @@ func submitAndWatch(t *testing.T, s *session) string {
 		t.Log("NO FORM: the start page has no New prediction form (data-testid=newjob-form); submitting the library through the API")
 		batchID = submitThroughAPI(t, hub)
 	}
-	if _, err := hub.Control(c, batchID, client.ActionPause); err != nil {
+	if _, err := hub.Control(c, batchID, api.ActionPause); err != nil {
 		if b, berr := hub.Batch(c, batchID); berr != nil || !client.BatchDone(b) {
 			t.Fatalf("pause: %v", err)
 		}
@@ -138,7 +138,7 @@ func submitAndWatch(t *testing.T, s *session) string {
 		s.expect(t, s.h.expect.Locator(status).ToHaveAttribute("data-state", "live"), "the page goes live")
 		live = true
 	}
-	if _, err := hub.Control(c, batchID, client.ActionResume); err != nil {
+	if _, err := hub.Control(c, batchID, api.ActionResume); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
 	done, err := hub.WaitBatch(c, batchID, 100*time.Millisecond, nil)

@@ -180,14 +180,6 @@ func (s *Service) BatchGet(ctx context.Context, userID, batchID string) (*api.Ba
 	return &out, nil
 }
 
-// Batch control actions.
-const (
-	ActionPause       = "pause"
-	ActionResume      = "resume"
-	ActionCancel      = "cancel"
-	ActionRetryFailed = "retry_failed"
-)
-
 // BatchControl pauses, resumes, cancels or retries the failed children of
 // one of the user's batches. Affected counts the children the action
 // reached: pause and resume the pending children held back or released,
@@ -196,7 +188,7 @@ const (
 func (s *Service) BatchControl(ctx context.Context, userID, batchID, action string) (*api.ControlResponse, error) {
 	action = strings.TrimSpace(strings.ToLower(action))
 	switch action {
-	case ActionPause, ActionResume, ActionCancel, ActionRetryFailed:
+	case api.ActionPause, api.ActionResume, api.ActionCancel, api.ActionRetryFailed:
 	default:
 		return nil, jobs.FieldError("action", "unknown action %q (one of pause, resume, cancel, retry_failed)", action)
 	}
@@ -207,22 +199,22 @@ func (s *Service) BatchControl(ctx context.Context, userID, batchID, action stri
 	var after *jobs.Batch
 	affected := 0
 	switch action {
-	case ActionPause:
+	case api.ActionPause:
 		after, err = s.store.BatchPause(ctx, userID, batchID)
 		if err == nil && !before.Paused {
 			affected = after.Progress.Pending
 		}
-	case ActionResume:
+	case api.ActionResume:
 		after, err = s.store.BatchResume(ctx, userID, batchID)
 		if err == nil && before.Paused {
 			affected = after.Progress.Pending
 		}
-	case ActionCancel:
+	case api.ActionCancel:
 		after, err = s.store.BatchCancel(ctx, userID, batchID)
 		if err == nil {
 			affected = before.Progress.Pending + before.Progress.Running
 		}
-	case ActionRetryFailed:
+	case api.ActionRetryFailed:
 		after, affected, err = s.store.BatchRetryFailed(ctx, userID, batchID)
 	}
 	if err != nil {
