@@ -40,8 +40,8 @@ type Store struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after each commit
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // prepared on the write connection
+	// writes are the write transactions' statements, prepared once.
+	writes *stmtCache
 
 	// reads runs read-only queries on the read pool with statements
 	// prepared once (parsing SQL was most of the cost of a small read).
@@ -75,7 +75,8 @@ func Open(ctx context.Context, path string, cfg jobs.Config, opts Options) (*Sto
 	}
 	write.SetMaxOpenConns(2)
 	write.SetMaxIdleConns(2)
-	s := &Store{write: write, cfg: cfg.WithDefaults(), poll: opts.WatchPoll, changed: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	s := &Store{write: write, cfg: cfg.WithDefaults(), poll: opts.WatchPoll, changed: make(chan struct{}),
+		writes: newStmtCache(write)}
 	if s.poll <= 0 {
 		s.poll = 250 * time.Millisecond
 	}
@@ -93,7 +94,7 @@ func Open(ctx context.Context, path string, cfg jobs.Config, opts Options) (*Sto
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	s.read.SetMaxOpenConns(4)
-	s.reads = &reader{db: s.read, stmts: map[string]*sql.Stmt{}}
+	s.reads = &reader{stmts: newStmtCache(s.read)}
 	return s, nil
 }
 
@@ -151,15 +152,9 @@ type wtx struct {
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	t.s.stmtMu.Lock()
-	defer t.s.stmtMu.Unlock()
-	st, ok := t.s.stmts[query]
-	if !ok {
-		var err error
-		if st, err = t.s.write.PrepareContext(ctx, query); err != nil {
-			return nil, err
-		}
-		t.s.stmts[query] = st
+	st, err := t.s.writes.get(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	return t.tx.StmtContext(ctx, st), nil
 }
@@ -189,27 +184,39 @@ func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	return st.QueryRowContext(ctx, args...)
 }
 
-// reader runs queries on the read pool with cached prepared statements.
-// database/sql prepares each cached statement again on every connection
-// that runs it, once.
-type reader struct {
+// stmtCache prepares each query once per pool. database/sql prepares a
+// cached statement again on every connection that runs it, once.
+type stmtCache struct {
 	db    *sql.DB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 }
 
-func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st, ok := r.stmts[query]
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.stmts[query]
 	if !ok {
 		var err error
-		if st, err = r.db.PrepareContext(ctx, query); err != nil {
+		if st, err = c.db.PrepareContext(ctx, query); err != nil {
 			return nil, err
 		}
-		r.stmts[query] = st
+		c.stmts[query] = st
 	}
 	return st, nil
+}
+
+// reader runs queries on the read pool with cached prepared statements.
+type reader struct {
+	stmts *stmtCache
+}
+
+func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return r.stmts.get(ctx, query)
 }
 
 func (r *reader) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -227,7 +234,7 @@ func (r *reader) QueryContext(ctx context.Context, query string, args ...any) (*
 func (r *reader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	st, err := r.stmt(ctx, query)
 	if err != nil {
-		return r.db.QueryRowContext(ctx, query, args...)
+		return r.stmts.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
