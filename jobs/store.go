@@ -192,15 +192,64 @@ type JobFilter struct {
 }
 
 // BatchFilter selects a user's batches, newest first (by creation time,
-// then by ID).
+// then by ID) unless Order says otherwise.
 type BatchFilter struct {
 	UserID string // required
 	Status Status // optional
+	Model  string // optional
+	// Query, when set, keeps the entries whose name contains it, ignoring
+	// ASCII case.
+	Query string
+	// Individual lists the user's individual jobs too, each as an entry of
+	// one job (Progress counts the job itself; see SingleProgress), so that
+	// a page can show all of a user's work in one list.
+	Individual bool
+	Order      ListOrder
 	// After, when set, lists the batches that come after this one in the
-	// list's order (keyset paging: stable while new batches arrive).
+	// list's order (keyset paging: stable while new batches arrive). Only
+	// with NewestFirst; other orders page by Offset.
 	After  *BatchKey
 	Offset int
 	Limit  int // default 50, at most 500
+}
+
+// ListOrder is the order of a batch list.
+type ListOrder string
+
+// List orders. Ties break by ID in the same direction.
+const (
+	NewestFirst ListOrder = ""
+	OldestFirst ListOrder = "oldest"
+	NameAsc     ListOrder = "name"
+	NameDesc    ListOrder = "name_desc"
+)
+
+// Valid reports whether o is one of the list orders.
+func (o ListOrder) Valid() bool {
+	switch o {
+	case NewestFirst, OldestFirst, NameAsc, NameDesc:
+		return true
+	}
+	return false
+}
+
+// SingleProgress is the progress of an individual job listed among
+// batches: a total of one, counted under its status.
+func SingleProgress(s Status) Progress {
+	p := Progress{Total: 1}
+	switch s {
+	case StatusPending:
+		p.Pending = 1
+	case StatusRunning:
+		p.Running = 1
+	case StatusCompleted:
+		p.Completed = 1
+	case StatusFailed:
+		p.Failed = 1
+	case StatusCancelled:
+		p.Cancelled = 1
+	}
+	return p
 }
 
 // BatchKey is a batch's place in BatchList's order.

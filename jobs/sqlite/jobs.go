@@ -391,14 +391,38 @@ func (s *Store) JobList(ctx context.Context, f jobs.JobFilter) ([]*jobs.Job, err
 	return out, rows.Err()
 }
 
+// batchOrders are BatchList's ORDER BY clauses.
+var batchOrders = map[jobs.ListOrder]string{
+	jobs.NewestFirst: "created_at DESC, id DESC",
+	jobs.OldestFirst: "created_at ASC, id ASC",
+	jobs.NameAsc:     "lower(name) ASC, id ASC",
+	jobs.NameDesc:    "lower(name) DESC, id DESC",
+}
+
 // BatchList implements jobs.Store.
 func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batch, error) {
 	if f.UserID == "" {
 		return nil, jobs.FieldError("user", "is required")
 	}
+	order, ok := batchOrders[f.Order]
+	if !ok {
+		return nil, jobs.FieldError("sort", "unknown order %q", f.Order)
+	}
+	if f.After != nil && f.Order != jobs.NewestFirst {
+		return nil, jobs.FieldError("cursor", "only pages the newest-first order")
+	}
 	where, args := "user_id = ? AND type = 'BATCH_PARENT'", []any{f.UserID}
+	if f.Individual {
+		where = "user_id = ? AND type IN ('BATCH_PARENT', 'INDIVIDUAL')"
+	}
 	if f.Status != "" {
 		where, args = where+" AND status = ?", append(args, f.Status)
+	}
+	if f.Model != "" {
+		where, args = where+" AND model = ?", append(args, f.Model)
+	}
+	if f.Query != "" {
+		where, args = where+" AND instr(lower(name), ?) > 0", append(args, strings.ToLower(f.Query))
 	}
 	if f.After != nil {
 		at := fromTime(f.After.CreatedAt)
@@ -406,7 +430,7 @@ func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batc
 	}
 	args = append(args, limit(f.Limit, 50, 500), max(f.Offset, 0))
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where+
-		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, args...)
+		` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}
@@ -424,6 +448,10 @@ func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batc
 		return nil, fmt.Errorf("list batches: %w", err)
 	}
 	for _, b := range out {
+		if b.Type == jobs.TypeIndividual {
+			b.Progress = jobs.SingleProgress(b.Status)
+			continue
+		}
 		if err := s.loadMilestones(ctx, b); err != nil {
 			return nil, err
 		}

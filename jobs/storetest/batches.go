@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +241,77 @@ func testFinalizeCrashRecovered(t *testing.T, h *harness) {
 		t.Fatalf("after finalize: %q at %v, %s", b.Finalize, b.FinalizedAt, b.Status)
 	}
 	h.noWork("vina")
+}
+
+// A user's work list filters by model and name, lists individual jobs
+// beside batches when asked, and sorts by time or name.
+func testBatchListFilters(t *testing.T, h *harness) {
+	submit := func(user, model, name string, n int) *jobs.Job {
+		h.t.Helper()
+		h.clock.Advance(time.Second)
+		sub := jobs.Submission{UserID: user, Model: model, ModelVersion: "1", Name: name,
+			Input: json.RawMessage(`{"target":"ABL1"}`)}
+		if n > 0 {
+			sub.Children = make([]jobs.ChildSubmission, n)
+			for i := range sub.Children {
+				sub.Children[i] = jobs.ChildSubmission{Name: fmt.Sprintf("lig-%d", i), Input: ligand(i)}
+			}
+		}
+		j, err := h.store.Submit(h.ctx, sub)
+		if err != nil {
+			t.Fatalf("submit %s: %v", name, err)
+		}
+		return j
+	}
+	abl := submit("alice", "vina", "ABL1 kinase screen", 2)
+	submit("alice", "vina", "egfr hits", 1)
+	submit("alice", "boltz2", "Kinase cofold", 1)
+	single := submit("alice", "vina", "imatinib check", 0)
+	submit("bob", "vina", "bob kinase", 1)
+
+	names := func(f jobs.BatchFilter) string {
+		t.Helper()
+		f.UserID = "alice"
+		bs, err := h.store.BatchList(h.ctx, f)
+		if err != nil {
+			t.Fatalf("list %+v: %v", f, err)
+		}
+		var out []string
+		for _, b := range bs {
+			out = append(out, b.Name)
+		}
+		return strings.Join(out, "|")
+	}
+	for _, c := range []struct {
+		f    jobs.BatchFilter
+		want string
+	}{
+		{jobs.BatchFilter{}, "Kinase cofold|egfr hits|ABL1 kinase screen"},
+		{jobs.BatchFilter{Individual: true}, "imatinib check|Kinase cofold|egfr hits|ABL1 kinase screen"},
+		{jobs.BatchFilter{Model: "vina"}, "egfr hits|ABL1 kinase screen"},
+		{jobs.BatchFilter{Model: "vina", Individual: true, Order: jobs.OldestFirst}, "ABL1 kinase screen|egfr hits|imatinib check"},
+		{jobs.BatchFilter{Query: "KINASE"}, "Kinase cofold|ABL1 kinase screen"},
+		{jobs.BatchFilter{Query: "kinase", Model: "vina"}, "ABL1 kinase screen"},
+		{jobs.BatchFilter{Query: "no such"}, ""},
+		{jobs.BatchFilter{Order: jobs.NameAsc, Individual: true}, "ABL1 kinase screen|egfr hits|imatinib check|Kinase cofold"},
+		{jobs.BatchFilter{Order: jobs.NameDesc}, "Kinase cofold|egfr hits|ABL1 kinase screen"},
+		{jobs.BatchFilter{Order: jobs.NameAsc, Offset: 1, Limit: 1}, "egfr hits"},
+	} {
+		if got := names(c.f); got != c.want {
+			t.Errorf("list %+v = %q, want %q", c.f, got, c.want)
+		}
+	}
+	bs, err := h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice", Individual: true, Query: "imatinib"})
+	if err != nil || len(bs) != 1 || bs[0].ID != single.ID || bs[0].Type != jobs.TypeIndividual {
+		t.Fatalf("individual job in the list: %v, %v", bs, err)
+	}
+	wantProgress(t, bs[0], jobs.Progress{Total: 1, Pending: 1})
+	if b := h.getBatch("alice", abl.ID); b.Progress.Total != 2 {
+		t.Fatalf("batch progress %+v", b.Progress)
+	}
+	_, err = h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice", Order: "size"})
+	wantCode(t, "unknown order", err, jobs.ErrInvalid)
+	_, err = h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice", Order: jobs.NameAsc,
+		After: &jobs.BatchKey{CreatedAt: abl.CreatedAt, ID: abl.ID}})
+	wantCode(t, "cursor with name order", err, jobs.ErrInvalid)
 }

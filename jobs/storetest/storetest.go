@@ -63,6 +63,7 @@ func Run(t *testing.T, open Open, opts Options) {
 		{"TenantScoping", testTenantScoping},
 		{"WatchOrder", testWatchOrder},
 		{"ListPaging", testListPaging},
+		{"BatchListFilters", testBatchListFilters},
 		{"PauseBlocksLease", testPauseBlocksLease},
 		{"PauseCancelRescue", testPauseCancelRescue},
 		{"RetryFailedEnded", testRetryFailedEnded},
