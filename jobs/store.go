@@ -53,6 +53,10 @@ type Store interface {
 	// or running, or its finalize task is pending or leased: cancel it
 	// first and wait for its finalize task).
 	BatchDelete(ctx context.Context, userID, batchID string) error
+	// JobDelete removes an ended individual job with its changes and cached
+	// result (ErrConflict while it is pending or running: cancel it first;
+	// ErrNotFound for a batch or a batch child).
+	JobDelete(ctx context.Context, userID, jobID string) error
 
 	// JobLease hands out one job to run, or a batch's finalize task (a
 	// BATCH_PARENT job), fairly across users and batches. It answers
@@ -186,6 +190,9 @@ type JobFilter struct {
 	BatchID string // children of this batch
 	Type    Type   // optional
 	Status  Status // optional
+	// ReusedFrom, when set, lists the jobs (of any batch) whose result was
+	// reused from this job.
+	ReusedFrom string
 	// Children list in batch order, other jobs newest first.
 	Offset int
 	Limit  int // default 100, at most 1000

@@ -192,6 +192,30 @@ func (s *Store) BatchDelete(ctx context.Context, userID, batchID string) error {
 	return wrap(err, "delete batch %s", batchID)
 }
 
+// JobDelete implements jobs.Store.
+func (s *Store) JobDelete(ctx context.Context, userID, jobID string) error {
+	err := s.tx(ctx, func(tx *wtx) error {
+		j, err := s.loadJob(ctx, tx, `id = ? AND user_id = ? AND type = 'INDIVIDUAL'`, jobID, userID)
+		if err != nil {
+			return notFound(err, "job", jobID)
+		}
+		if !j.Status.Final() {
+			return jobs.Errorf(jobs.ErrConflict, "job %s is %s: cancel it first and wait until it ends", jobID, j.Status)
+		}
+		for _, d := range []string{
+			`DELETE FROM results_cache WHERE user_id = ? AND job_id = ?`,
+			`DELETE FROM changes WHERE user_id = ? AND job_id = ?`,
+			`DELETE FROM jobs WHERE user_id = ? AND id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, d, userID, jobID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap(err, "delete job %s", jobID)
+}
+
 // Stats implements jobs.Store. It reads in one snapshot, with a handful of
 // queries whose cost grows with the number of batches and individual jobs,
 // not with the number of children: children are counted from their

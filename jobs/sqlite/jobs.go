@@ -373,6 +373,9 @@ func (s *Store) JobList(ctx context.Context, f jobs.JobFilter) ([]*jobs.Job, err
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
+	if f.ReusedFrom != "" {
+		where, args = append(where, "reused_from = ?"), append(args, f.ReusedFrom)
+	}
 	args = append(args, limit(f.Limit, 100, 1000), max(f.Offset, 0))
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)

@@ -765,3 +765,59 @@ func testDedupAtLeaseNothingElse(t *testing.T, h *harness) {
 		t.Fatalf("batch: %s finalize %q", b.Status, b.Finalize)
 	}
 }
+
+// An ended individual job can be deleted with its changes and cached
+// result; a running one, a batch or another user's job cannot. The jobs
+// that reused its result are listed first so that their files can be kept.
+func testDeleteJob(t *testing.T, h *harness) {
+	src := h.individual("alice", "vina", "key-a")
+	p := h.batch("alice", 1, "vina")
+	wantCode(t, "delete a pending job", h.store.JobDelete(h.ctx, "alice", src.ID), jobs.ErrConflict)
+	l := h.lease("w", "vina")
+	if l.ID != src.ID {
+		t.Fatalf("leased %s, want the individual job", l.ID)
+	}
+	err := h.store.JobDelete(h.ctx, "alice", src.ID)
+	wantCode(t, "delete a running job", err, jobs.ErrConflict)
+	if !strings.Contains(err.Error(), "cancel") {
+		t.Fatalf("conflict %q does not say to cancel first", err)
+	}
+	h.complete(l, `{"affinity":-7}`)
+	reuser := h.individual("alice", "vina", "key-a")
+	if reuser.ReusedFrom != src.ID {
+		t.Fatalf("second job reused %q", reuser.ReusedFrom)
+	}
+	reusers, err := h.store.JobList(h.ctx, jobs.JobFilter{UserID: "alice", ReusedFrom: src.ID})
+	if err != nil || len(reusers) != 1 || reusers[0].ID != reuser.ID {
+		t.Fatalf("jobs that reused %s: %v, %v", src.ID, reusers, err)
+	}
+	if l, err := h.store.JobList(h.ctx, jobs.JobFilter{UserID: "mallory", ReusedFrom: src.ID}); err != nil || len(l) != 0 {
+		t.Fatalf("mallory lists alice's reusers: %v, %v", l, err)
+	}
+	wantCode(t, "delete another user's job", h.store.JobDelete(h.ctx, "mallory", src.ID), jobs.ErrNotFound)
+	wantCode(t, "delete a batch as a job", h.store.JobDelete(h.ctx, "alice", p.ID), jobs.ErrNotFound)
+	child := h.children("alice", p.ID)[0]
+	wantCode(t, "delete a batch child", h.store.JobDelete(h.ctx, "alice", child.ID), jobs.ErrNotFound)
+	if err := h.store.JobDelete(h.ctx, "alice", src.ID); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	wantCode(t, "delete twice", h.store.JobDelete(h.ctx, "alice", src.ID), jobs.ErrNotFound)
+	_, err = h.store.JobGet(h.ctx, "alice", src.ID)
+	wantCode(t, "get a deleted job", err, jobs.ErrNotFound)
+	cs, err := h.store.ChangesSince(h.ctx, "alice", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.JobID == src.ID {
+			t.Fatalf("change %+v of the deleted job is left", c)
+		}
+	}
+	// Its result is not reused any more; the reuser stays as it was.
+	if j := h.individual("alice", "vina", "key-a"); j.Status != jobs.StatusPending {
+		t.Fatalf("deleted job's result reused: %s from %s", j.Status, j.ReusedFrom)
+	}
+	if j := h.getJob("alice", reuser.ID); j.Status != jobs.StatusCompleted || j.ReusedFrom != src.ID {
+		t.Fatalf("reuser after delete: %s from %q", j.Status, j.ReusedFrom)
+	}
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open Open, opts Options) {
 		{"RetryFailedRunning", testRetryFailedRunning},
 		{"RetryFailedConflicts", testRetryFailedConflicts},
 		{"DeleteBatch", testDeleteBatch},
+		{"DeleteJob", testDeleteJob},
 		{"ControlsTenancy", testControlsTenancy},
 		{"MaxRunning", testMaxRunning},
 		{"MaxRunningSiblings", testMaxRunningSiblings},
