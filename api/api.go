@@ -151,7 +151,10 @@ type Milestone struct {
 
 // Batch is a batch of jobs, one per ligand.
 type Batch struct {
-	BatchID       string      `json:"batch_id"`
+	BatchID string `json:"batch_id"`
+	// Kind is job for an individual job listed with include_jobs (its
+	// batch_id is the job's id and progress counts the job itself).
+	Kind          string      `json:"kind" enum:"batch,job"`
 	JobName       string      `json:"job_name"`
 	ModelName     string      `json:"model_name"`
 	ModelVersion  string      `json:"model_version,omitempty"`
@@ -185,7 +188,18 @@ type ListQuery struct {
 	PageSize int    `query:"page_size" doc:"rows per page (default 50, at most 500)"`
 	Cursor   string `query:"cursor" doc:"next_cursor of the previous page; overrides page"`
 	Status   string `query:"status" enum:"pending,running,completed,failed,cancelled"`
+	Model    string `query:"model" doc:"only this model's work"`
+	Q        string `query:"q" doc:"only entries whose name contains this (ASCII case ignored)"`
+	Sort     string `query:"sort" enum:"newest,oldest,name,name_desc" doc:"order (default newest first)"`
+	// IncludeJobs lists individual jobs too, as entries of kind job.
+	IncludeJobs bool `query:"include_jobs" doc:"list individual jobs too (kind job)"`
 }
+
+// Kinds of BatchList entries.
+const (
+	KindBatch = "batch"
+	KindJob   = "job"
+)
 
 // Metric describes a number a model reports: its unit and which way is
 // better.

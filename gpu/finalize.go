@@ -36,6 +36,12 @@ func (r *Runner) finalize(ctx context.Context, task *jobs.Job) error {
 			continue
 		}
 		src, err := r.cfg.Store.JobGet(work, c.UserID, c.ReusedFrom)
+		if jobs.IsCode(err, jobs.ErrNotFound) {
+			// The source was deleted; its files were copied here first.
+			if keys, lerr := r.cfg.Results.List(work, results.JobDir(b.ID, c.ID)+"/"); lerr == nil && len(keys) > 0 {
+				continue
+			}
+		}
 		if err != nil {
 			return r.finalizeFailed(ctx, stop(), fmt.Errorf("reused result of %s: %w", c.ID, err))
 		}

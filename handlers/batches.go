@@ -72,6 +72,22 @@ func (s *server) deleteBatch(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// deleteJob answers 204 with no body.
+func (s *server) deleteJob(c echo.Context) error {
+	if err := s.Service.JobDelete(c.Request().Context(), userID(c), c.Param("job_id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *server) cancelJob(c echo.Context) error {
+	j, err := s.Service.JobCancel(c.Request().Context(), userID(c), c.Param("job_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, j)
+}
+
 func (s *server) cancelBatch(c echo.Context) error {
 	return s.control(c, "cancel")
 }

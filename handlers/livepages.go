@@ -46,7 +46,7 @@ const resultsPageMax = 10000
 // rows, with the components the pages render them with. Each batch is
 // read once through svc, as the user, so that nothing but the user's own
 // batches is ever rendered; a batch deleted meanwhile is left out.
-// Individual jobs have no live page and are left out too.
+// Individual jobs are entries of My batches and update there.
 func LiveRenderer(svc Service) live.RenderFunc {
 	return func(ctx context.Context, userID string, changes []jobs.Change) ([]byte, error) {
 		if len(changes) == 0 {
@@ -56,7 +56,13 @@ func LiveRenderer(svc Service) live.RenderFunc {
 		msg := views.LiveMessage{LastSeq: changes[len(changes)-1].Seq}
 		var order []string
 		rows := map[string]map[string]bool{} // batch -> changed children
+		single := map[string]bool{}          // individual jobs, on My batches
 		for _, ch := range changes {
+			if ch.BatchID == "" && ch.Type == jobs.TypeIndividual && sc.batchID == "" && !single[ch.JobID] {
+				single[ch.JobID] = true
+				order = append(order, ch.JobID)
+				continue
+			}
 			if ch.BatchID == "" || (sc.batchID != "" && ch.BatchID != sc.batchID) {
 				continue
 			}
@@ -69,7 +75,11 @@ func LiveRenderer(svc Service) live.RenderFunc {
 			}
 		}
 		for _, id := range order {
-			b, err := svc.BatchGet(ctx, userID, id)
+			get := svc.BatchGet
+			if single[id] {
+				get = svc.JobEntry
+			}
+			b, err := get(ctx, userID, id)
 			if jobs.IsCode(err, jobs.ErrNotFound) {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gorilla/websocket"
 
+	"omtx/api"
 	"omtx/handlers"
 	"omtx/jobs"
 	"omtx/live"
@@ -143,6 +144,42 @@ func TestLiveRendererProgress(t *testing.T) {
 	}
 	if strings.Contains(string(leak), id) || strings.Contains(string(leak), "live screen") || fragment(t, leak).Find(testid("batch-progress")).Length() != 0 {
 		t.Errorf("another user's batch rendered: %s", leak)
+	}
+}
+
+// TestLiveRendererSingleJob: on My batches a single job's change becomes
+// its entry's status, progress and actions (delete once it ended); a
+// batch's results page gets nothing of it.
+func TestLiveRendererSingleJob(t *testing.T) {
+	t.Parallel()
+	e, svc := newLiveEnv(t)
+	id := e.predict(alice, imatinib)
+	e.runAll(id)
+	render := handlers.LiveRenderer(svc)
+	msg, err := render(context.Background(), e.users[alice].ID, e.changesOf(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := fragment(t, msg)
+	if got := doc.Find("#batch-" + id + "-status " + testid("batch-status")).Text(); got != "Completed" {
+		t.Errorf("single job status %q: %s", got, msg)
+	}
+	if got := doc.Find("#batch-" + id + "-progress " + testid("batch-progress-text")).Text(); got != "1 of 1 done (100%)" {
+		t.Errorf("single job progress %q", got)
+	}
+	actions := doc.Find("#batch-" + id + "-actions")
+	if href := actions.Find(testid("batch-open")).AttrOr("href", ""); href != "/jobs/"+id {
+		t.Errorf("single job opens %q", href)
+	}
+	if del := actions.Find(testid("batch-delete")).AttrOr("hx-delete", ""); del != api.Prefix+"/jobs/"+id {
+		t.Errorf("single job deletes through %q", del)
+	}
+	leak, err := render(context.Background(), e.users[bob].ID, e.changesOf(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(leak), id) {
+		t.Errorf("another user's job rendered: %s", leak)
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -134,9 +136,13 @@ func queryInt(c echo.Context, name string) int {
 	return n
 }
 
-// myBatches is My batches: a page of the user's batches.
+// myBatches is My batches: a page of the user's batches and single jobs,
+// filtered, searched and sorted by the store.
 func (s *server) myBatches(c echo.Context, p *principal) error {
-	q := api.ListQuery{Page: queryInt(c, "page"), PageSize: queryInt(c, "page_size"), Status: c.QueryParam("status")}
+	f := views.BatchFilter{Status: c.QueryParam("status"), Model: c.QueryParam("model"),
+		Query: c.QueryParam("q"), Sort: c.QueryParam("sort")}
+	q := f.ListQuery()
+	q.Page, q.PageSize = queryInt(c, "page"), queryInt(c, "page_size")
 	if q.PageSize == 0 {
 		q.PageSize = views.DefaultBatchPageSize
 	}
@@ -144,7 +150,11 @@ func (s *server) myBatches(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	vm := views.BatchesPage{Page: max(q.Page, 1), PageSize: q.PageSize, Status: q.Status, Now: s.Clock.Now(), Live: lv}
+	vm := views.BatchesPage{Page: max(q.Page, 1), PageSize: q.PageSize, Filter: f, Now: s.Clock.Now(), Live: lv,
+		Models: s.modelNames(c.Request().Context()), Deleted: queryInt(c, "deleted")}
+	if p.session != nil {
+		vm.CSRF = p.session.CSRF
+	}
 	list, err := s.Service.BatchList(c.Request().Context(), p.user.ID, q)
 	status := http.StatusOK
 	switch {
@@ -153,11 +163,93 @@ func (s *server) myBatches(c echo.Context, p *principal) error {
 	case jobs.IsCode(err, jobs.ErrInvalid):
 		status = http.StatusBadRequest
 		_, d := errorOf(err)
-		vm.Error, vm.Status = "The list cannot be shown: "+d.Error(), ""
+		vm.Error = "The list cannot be shown: " + d.Error()
 	default:
 		return err
 	}
 	return render(c, status, views.BatchesPageView(s.liveShell(c, "My batches", lv), vm), views.BatchesTable(vm))
+}
+
+// modelNames are the models the hub knows, for the model filter.
+func (s *server) modelNames(ctx context.Context) []string {
+	var names []string
+	for _, m := range s.Service.Models(ctx).Models {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
+// deleteEntries is My batches' bulk delete. Without confirm=yes it shows
+// what the selected ids would delete and what cannot be (still running,
+// not found) and changes nothing; with it, it deletes the ended entries
+// and goes back to My batches (303), or, if any could not be deleted,
+// says which and why. Every id is read as the user: another user's id is
+// "not found", as on every page.
+func (s *server) deleteEntries(c echo.Context, p *principal) error {
+	ctx := c.Request().Context()
+	form, err := c.FormParams()
+	if err != nil {
+		return jobs.FieldError("id", "the form cannot be read: %v", err)
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(form["id"])))
+	switch {
+	case len(ids) == 0:
+		return jobs.FieldError("id", "select at least one entry to delete")
+	case len(ids) > views.MaxBulkDelete:
+		return jobs.FieldError("id", "%d entries selected; at most %d at a time", len(ids), views.MaxBulkDelete)
+	}
+	var vm views.DeletePage
+	if p.session != nil {
+		vm.CSRF = p.session.CSRF
+	}
+	for _, id := range ids {
+		b, err := s.entry(ctx, p.user.ID, id)
+		switch {
+		case jobs.IsCode(err, jobs.ErrNotFound):
+			vm.Problems = append(vm.Problems, views.DeleteProblem{Name: "A selected entry", Reason: "not found (deleted meanwhile?)"})
+		case err != nil:
+			return err
+		case !views.Deletable(*b):
+			vm.Problems = append(vm.Problems, views.DeleteProblem{ID: id, Name: b.JobName,
+				Reason: "still " + strings.ToLower(views.StatusLabel(b.Status)) + ": cancel it first and wait until it ends"})
+		default:
+			vm.Entries = append(vm.Entries, *b)
+		}
+	}
+	if form.Get("confirm") != "yes" {
+		return render(c, http.StatusOK, views.DeleteConfirmPage(s.shell(c, vm.Title(), views.SectionBatches), vm), nil)
+	}
+	var deleted []api.Batch
+	for _, b := range vm.Entries {
+		del := s.Service.BatchDelete
+		if views.IsJob(b) {
+			del = s.Service.JobDelete
+		}
+		err := del(ctx, p.user.ID, b.BatchID)
+		if err != nil && !jobs.IsCode(err, jobs.ErrConflict) && !jobs.IsCode(err, jobs.ErrNotFound) {
+			return err
+		}
+		if err != nil {
+			_, d := errorOf(err)
+			vm.Problems = append(vm.Problems, views.DeleteProblem{ID: b.BatchID, Name: b.JobName, Reason: d.Error()})
+			continue
+		}
+		deleted = append(deleted, b)
+	}
+	if len(vm.Problems) == 0 {
+		return c.Redirect(http.StatusSeeOther, views.PathBatches+"?deleted="+strconv.Itoa(len(deleted)))
+	}
+	vm.Entries, vm.Done = deleted, true
+	return render(c, http.StatusConflict, views.DeleteConfirmPage(s.shell(c, vm.Title(), views.SectionBatches), vm), nil)
+}
+
+// entry reads one of the user's batches or single jobs as a list entry.
+func (s *server) entry(ctx context.Context, userID, id string) (*api.Batch, error) {
+	b, err := s.Service.BatchGet(ctx, userID, id)
+	if jobs.IsCode(err, jobs.ErrNotFound) {
+		return s.Service.JobEntry(ctx, userID, id)
+	}
+	return b, err
 }
 
 // batchResultsPage is a batch's results: the header, downloads and one

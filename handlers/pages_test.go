@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -209,7 +210,7 @@ func TestMyBatchesPage(t *testing.T) {
 	if bdoc.Find(testid("batch-row")).Length() != 0 || strings.Contains(rec.Body.String(), done) || strings.Contains(rec.Body.String(), open) {
 		t.Errorf("bob sees alice's batches:\n%s", rec.Body)
 	}
-	if empty := bdoc.Find(testid("batches-empty")).Text(); !strings.Contains(empty, "No batches yet") || !strings.Contains(empty, "omtx demo") {
+	if empty := bdoc.Find(testid("batches-empty")).Text(); !strings.Contains(empty, "Nothing here yet") || !strings.Contains(empty, "omtx demo") {
 		t.Errorf("empty state %q", empty)
 	}
 
@@ -604,5 +605,141 @@ func TestPageRateLimited(t *testing.T) {
 	doc := html(t, last, http.StatusTooManyRequests)
 	if doc.Find(testid("error")).Length() != 1 || last.Header().Get("Retry-After") == "" {
 		t.Errorf("429 page:\n%v\n%s", last.Header(), last.Body)
+	}
+}
+
+// TestMyBatchesFilters: My batches lists single jobs beside batches and
+// searches, filters and sorts them in the store; the paging links keep it
+// all.
+func TestMyBatchesFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	screen := e.submit(alice, dockingBatch("ABL1 kinase screen", imatinib, aspirin))
+	e.clock.Advance(time.Second)
+	hits := e.submit(alice, dockingBatch("egfr hits", caffeine))
+	e.clock.Advance(time.Second)
+	single := e.predict(alice, imatinib)
+	e.runAll(screen, hits, single)
+	a := e.browser(alice)
+
+	names := func(path string) []string {
+		t.Helper()
+		doc := html(t, e.get(&a, path, false), http.StatusOK)
+		return texts(doc.Find(testid("batch-name")))
+	}
+	doc := html(t, e.get(&a, "/my-batches", false), http.StatusOK)
+	if got := texts(doc.Find(testid("batch-kind"))); strings.Join(got, "|") != "Single job|Batch|Batch" {
+		t.Errorf("kinds %q", got)
+	}
+	row := doc.Find(`[data-batch-id="` + single + `"]`)
+	if href := row.Find(testid("batch-name")+" a").AttrOr("href", ""); href != "/jobs/"+single {
+		t.Errorf("single job links to %q", href)
+	}
+	if doc.Find(`select[name="model"] option[value="vina"]`).Length() != 1 || doc.Find(`select[name="sort"] option[value="name"]`).Length() != 1 {
+		t.Error("no model filter or sort")
+	}
+	for _, c := range []struct {
+		path string
+		want string
+	}{
+		{"/my-batches?q=KINASE", "ABL1 kinase screen"},
+		{"/my-batches?q=imatinib", "single imatinib"},
+		{"/my-batches?sort=name", "ABL1 kinase screen|egfr hits|single imatinib"},
+		{"/my-batches?sort=oldest", "ABL1 kinase screen|egfr hits|single imatinib"},
+		{"/my-batches?sort=name_desc&page_size=1&page=2", "egfr hits"},
+		{"/my-batches?model=boltz2", ""},
+	} {
+		if got := strings.Join(names(c.path), "|"); got != c.want {
+			t.Errorf("%s lists %q, want %q", c.path, got, c.want)
+		}
+	}
+	doc = html(t, e.get(&a, "/my-batches?sort=name&q=e&page_size=1", false), http.StatusOK)
+	if next := doc.Find(testid("batches-next")).AttrOr("href", ""); next != "/my-batches?page=2&page_size=1&q=e&sort=name" {
+		t.Errorf("next page %q", next)
+	}
+	if got, _ := doc.Find(testid("batch-search")).Attr("value"); got != "e" {
+		t.Errorf("search box keeps %q", got)
+	}
+	none := html(t, e.get(&a, "/my-batches?model=boltz2", false), http.StatusOK)
+	if none.Find(testid("batches-none")).Length() != 1 {
+		t.Error("a filter matching nothing does not say so")
+	}
+	bad := html(t, e.get(&a, "/my-batches?sort=size", false), http.StatusBadRequest)
+	if got := bad.Find(testid("batches-error")).Text(); !strings.Contains(got, "sort") {
+		t.Errorf("unknown sort: %q", got)
+	}
+}
+
+// TestMyBatchesBulkDelete: the bulk delete asks first and changes nothing
+// until confirmed; it deletes ended batches and single jobs with their
+// files, refuses running work and other users' ids, and needs the CSRF
+// token.
+func TestMyBatchesBulkDelete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	done := e.submit(alice, dockingBatch("finished screen", imatinib))
+	single := e.predict(alice, aspirin)
+	e.runAll(done, single)
+	running := e.submit(alice, dockingBatch("still queued", ibuprofen))
+	bobs := e.submit(bob, dockingBatch("bob's", caffeine))
+	a, b := e.browser(alice), e.browser(bob)
+	form := url.Values{"id": {done, single, running}}
+
+	if rec := e.postForm(a, "/my-batches/delete", form, false, false); rec.Code != http.StatusForbidden {
+		t.Fatalf("without the CSRF token: %d", rec.Code)
+	}
+	doc := html(t, e.postForm(a, "/my-batches/delete", form, true, false), http.StatusOK)
+	if got := doc.Find("h1").Text(); got != "Delete 2 entries?" {
+		t.Errorf("title %q", got)
+	}
+	if got := doc.Find(testid("delete-entry")).Length(); got != 2 {
+		t.Errorf("%d entries to delete", got)
+	}
+	if got := doc.Find(testid("delete-problem")).Text(); !strings.Contains(got, "still queued") || !strings.Contains(got, "cancel it first") {
+		t.Errorf("running batch not refused: %q", got)
+	}
+	if n := doc.Find(`form input[name="id"]`).Length(); n != 2 || doc.Find(`input[name="confirm"][value="yes"]`).Length() != 1 {
+		t.Errorf("confirmation form carries %d ids", n)
+	}
+	// Asking changed nothing.
+	e.stateOf(alice, done)
+	if rec := e.do(req{method: http.MethodGet, path: api.Prefix + "/jobs/" + single, user: alice}); rec.Code != http.StatusOK {
+		t.Fatalf("single job gone before confirming: %d", rec.Code)
+	}
+
+	// bob cannot delete alice's work, nor learn of it.
+	bdoc := html(t, e.postForm(b, "/my-batches/delete", url.Values{"id": {done}, "confirm": {"yes"}}, true, false), http.StatusConflict)
+	if strings.Contains(bdoc.Text(), "finished screen") || bdoc.Find(testid("delete-problem")).Length() != 1 {
+		t.Errorf("bob's delete of alice's batch: %s", bdoc.Text())
+	}
+
+	rec := e.postForm(a, "/my-batches/delete", url.Values{"id": {done, single}, "confirm": {"yes"}}, true, false)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/my-batches?deleted=2" {
+		t.Fatalf("confirmed delete: %d %q %s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	for _, path := range []string{api.Prefix + "/batches/" + done, api.Prefix + "/jobs/" + single} {
+		if rec := e.do(req{method: http.MethodGet, path: path, user: alice}); rec.Code != http.StatusNotFound {
+			t.Errorf("%s after delete: %d", path, rec.Code)
+		}
+	}
+	if keys, err := e.res.List(context.Background(), "jobs/"+single+"/"); err != nil || len(keys) != 0 {
+		t.Errorf("single job's files left: %v %v", keys, err)
+	}
+	after := html(t, e.get(&a, "/my-batches?deleted=2", false), http.StatusOK)
+	if got := after.Find(testid("batches-deleted")).Text(); got != "Deleted 2 entries and their result files." {
+		t.Errorf("flash %q", got)
+	}
+	if got := texts(after.Find(testid("batch-name"))); strings.Join(got, "|") != "still queued" {
+		t.Errorf("left %q", got)
+	}
+	e.stateOf(bob, bobs)
+
+	// Confirming with nothing deletable left: the page says why.
+	left := html(t, e.postForm(a, "/my-batches/delete", url.Values{"id": {running}, "confirm": {"yes"}}, true, false), http.StatusConflict)
+	if left.Find(testid("delete-problem")).Length() != 1 || left.Find(testid("delete-back")).Length() != 1 {
+		t.Errorf("nothing deleted: %s", left.Text())
+	}
+	if rec := e.postForm(a, "/my-batches/delete", url.Values{}, true, false); rec.Code != http.StatusBadRequest {
+		t.Errorf("no selection: %d", rec.Code)
 	}
 }

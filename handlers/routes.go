@@ -249,6 +249,19 @@ func (s *server) routes() []route {
 			Response: api.Job{}, Errors: errsRead,
 		}, handle: s.getJob, access: accessUser, rate: rateRead},
 		{Operation: openapi.Operation{
+			Method: http.MethodPost, Path: api.Prefix + "/jobs/:job_id/cancel", ID: "cancelJob", Tag: tagJobs,
+			Summary:     "Cancel an individual job: a pending one at once, a running one at its next heartbeat",
+			Description: "Answers the job. An ended job answers 409. A batch's jobs are cancelled with their batch.",
+			Auth:        true, Query: jobPath{}, Response: api.Job{}, Errors: errsChange,
+		}, handle: s.cancelJob, access: accessUser, rate: rateSubmit},
+		{Operation: openapi.Operation{
+			Method: http.MethodDelete, Path: api.Prefix + "/jobs/:job_id", ID: "deleteJob", Tag: tagJobs,
+			Summary: "Delete an ended individual job and its files",
+			Description: "Answers 204 with no body. A pending or running job answers 409: cancel it first. " +
+				"A batch's jobs go with their batch (DELETE /api/v3/batches/{batch_id}).",
+			Auth: true, Query: jobPath{}, Status: http.StatusNoContent, Errors: errsChange,
+		}, handle: s.deleteJob, access: accessUser, rate: rateSubmit},
+		{Operation: openapi.Operation{
 			Method: http.MethodGet, Path: api.Prefix + "/jobs/:job_id/files/:name", ID: "getJobFile", Tag: tagJobs,
 			Summary: "A file of an individual job's folder", Auth: true, Query: jobFilePath{},
 			Produces: []string{typeAny}, Errors: errsQuery,
@@ -355,6 +368,13 @@ func (s *server) routes() []route {
 			Method: http.MethodGet, Path: "/my-batches", ID: "myBatchesPage", Tag: tagBrowser,
 			Summary: "My batches: a page of the user's batches", Produces: []string{typeHTML},
 		}, handle: s.page(s.myBatches), access: accessOptional, rate: rateRead, page: true},
+		{Operation: openapi.Operation{
+			Method: http.MethodPost, Path: views.PathBatchesDelete, ID: "myBatchesDelete", Tag: tagBrowser,
+			Summary: "My batches' bulk delete: form fields id (repeated); without confirm=yes a page asks first and changes nothing",
+			Description: "With confirm=yes the ended entries are deleted and the answer is 303 to My batches; entries that " +
+				"could not be deleted (still running, not found) are listed on a 409 page.",
+			Produces: []string{typeHTML},
+		}, handle: s.page(s.deleteEntries), access: accessOptional, rate: rateSubmit, page: true},
 		{Operation: openapi.Operation{
 			Method: http.MethodGet, Path: "/batch-results/:batch_id", ID: "batchResultsPage", Tag: tagBrowser,
 			Summary: "A batch's results: sorted, filtered and paged table, top performers, downloads",

@@ -28,7 +28,7 @@ type scenario struct {
 }
 
 // pageRoutes are the route table's web pages.
-var pageRoutes = []string{"GET /my-batches", "GET /batch-results/:batch_id", "GET /jobs/:job_id", "POST /", "POST /ligands/check"}
+var pageRoutes = []string{"GET /my-batches", "POST /my-batches/delete", "GET /batch-results/:batch_id", "GET /jobs/:job_id", "POST /", "POST /ligands/check"}
 
 // TestRouteTable calls every route of the route table as the owner of
 // the records it names, as another user and anonymously, and checks every
@@ -44,10 +44,12 @@ func TestRouteTable(t *testing.T) {
 	done := e.submit(alice, dockingBatch("kinase screen", imatinib, aspirin, api.Ligand{Name: evilName, SMILES: caffeine.SMILES}))
 	single := e.predict(alice, imatinib)
 	del := e.submit(alice, dockingBatch("to delete", aspirin))
-	e.runAll(done, single, del)
+	delJob := e.predict(alice, api.Ligand{Name: "ethanol", SMILES: "CCO"})
+	e.runAll(done, single, del, delJob)
 	// New ligands: identical work would be reused and end at once.
 	open := e.submit(alice, dockingBatch("still queued", ibuprofen, paracetamol))
 	toCancel := e.submit(alice, dockingBatch("to cancel", paracetamol))
+	toCancelJob := e.predict(alice, ibuprofen)
 	child := e.childIDs(alice, done)[0]
 
 	b := api.Prefix + "/batches/"
@@ -81,6 +83,9 @@ func TestRouteTable(t *testing.T) {
 			has: []string{`"action":"pause"`, `"paused":true`}},
 		{route: "POST /api/v3/batches/:batch_id/cancel", path: b + toCancel + "/cancel", owner: 200, other: 404, has: []string{`"action":"cancel"`}},
 		{route: "DELETE /api/v3/batches/:batch_id", path: b + del, owner: 204, other: 404},
+		{route: "POST /api/v3/jobs/:job_id/cancel", path: api.Prefix + "/jobs/" + toCancelJob + "/cancel", owner: 200, other: 404,
+			has: []string{`"status":"cancelled"`}},
+		{route: "DELETE /api/v3/jobs/:job_id", path: api.Prefix + "/jobs/" + delJob, owner: 204, other: 404},
 		{route: "GET /api/v3/batch-completion/status", path: api.Prefix + "/batch-completion/status", owner: 200, has: []string{`"queue"`}},
 		{route: "GET /api/v3/batch-completion/active-batches", path: api.Prefix + "/batch-completion/active-batches", owner: 200, has: []string{open}},
 		{route: "GET /api/v3/batch-completion/system-health", path: api.Prefix + "/batch-completion/system-health", owner: 200,
@@ -103,6 +108,9 @@ func TestRouteTable(t *testing.T) {
 		{route: "POST /signin", path: "/signin", body: "token=" + e.tok[alice], ctype: "application/x-www-form-urlencoded", owner: 303, anon: 303},
 		{route: "POST /signout", path: "/signout", owner: 303, anon: 303},
 		{route: "GET /my-batches", path: "/my-batches", owner: 200, anon: 303, page: true, has: []string{"kinase screen", "still queued"}},
+		{route: "POST /my-batches/delete", path: "/my-batches/delete", body: "id=" + done + "&id=" + open,
+			ctype: "application/x-www-form-urlencoded", owner: 200, anon: 303, page: true,
+			has: []string{"Delete 1 entry?", "kinase screen", "still queued: still pending"}},
 		{route: "GET /batch-results/:batch_id", path: "/batch-results/" + done, owner: 200, other: 404, anon: 303, page: true,
 			has: []string{"kinase screen", "imatinib", "kcal/mol, lower is better"}},
 		{route: "GET /jobs/:job_id", path: "/jobs/" + single, owner: 200, other: 404, anon: 303, page: true,

@@ -47,6 +47,10 @@ type Service interface {
 
 	JobGet(ctx context.Context, userID, jobID string) (*api.Job, error)
 	BatchJobGet(ctx context.Context, userID, batchID, jobID string) (*api.Job, error)
+	// JobEntry is an individual job as an entry of the batch list.
+	JobEntry(ctx context.Context, userID, jobID string) (*api.Batch, error)
+	JobDelete(ctx context.Context, userID, jobID string) error
+	JobCancel(ctx context.Context, userID, jobID string) (*api.Job, error)
 	// JobFile opens a file of a job's folder; batchID is "" for an
 	// individual job, name "cif" means the job's structure.
 	JobFile(ctx context.Context, userID, batchID, jobID, name string) (*hub.Download, error)

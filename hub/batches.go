@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ const storePage = 1000
 const (
 	defaultListSize = 50
 	maxListSize     = 500
+	// maxQueryLen bounds a name search.
+	maxQueryLen = 200
 )
 
 // eachChild calls fn with the batch's children in input order, a store
@@ -127,7 +130,23 @@ func optionalStatus(s string) (jobs.Status, error) {
 	return st, nil
 }
 
-// BatchList lists the user's batches, newest first.
+// listOrders are the API's names of the batch list orders.
+var listOrders = map[string]jobs.ListOrder{
+	"": jobs.NewestFirst, "newest": jobs.NewestFirst, "oldest": jobs.OldestFirst,
+	"name": jobs.NameAsc, "name_desc": jobs.NameDesc,
+}
+
+// listOrder reads the sort parameter of a batch list.
+func listOrder(s string) (jobs.ListOrder, error) {
+	o, ok := listOrders[strings.ToLower(strings.TrimSpace(s))]
+	if !ok {
+		return "", jobs.FieldError("sort", "unknown order %q (one of newest, oldest, name, name_desc)", s)
+	}
+	return o, nil
+}
+
+// BatchList lists the user's batches (and individual jobs when asked),
+// newest first unless sorted otherwise.
 func (s *Service) BatchList(ctx context.Context, userID string, q api.ListQuery) (*api.BatchList, error) {
 	status, err := optionalStatus(q.Status)
 	if err != nil {
@@ -140,16 +159,28 @@ func (s *Service) BatchList(ctx context.Context, userID string, q api.ListQuery)
 	case size > maxListSize:
 		size = maxListSize
 	}
-	digest := queryDigest("batches", userID, string(status))
+	order, err := listOrder(q.Sort)
+	if err != nil {
+		return nil, err
+	}
+	model := strings.TrimSpace(q.Model)
+	query := strings.TrimSpace(q.Q)
+	if len(query) > maxQueryLen {
+		return nil, jobs.FieldError("q", "is longer than %d characters", maxQueryLen)
+	}
+	digest := queryDigest("batches", userID, string(status), model, query, string(order), strconv.FormatBool(q.IncludeJobs))
 	offset := (max(q.Page, 1) - 1) * size
-	f := jobs.BatchFilter{UserID: userID, Status: status, Offset: offset, Limit: size + 1}
+	f := jobs.BatchFilter{UserID: userID, Status: status, Model: model, Query: query, Order: order,
+		Individual: q.IncludeJobs, Offset: offset, Limit: size + 1}
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, digest)
 		if err != nil {
 			return nil, err
 		}
 		offset, f.Offset = c.Offset, 0
-		if c.AfterID != "" {
+		if order != jobs.NewestFirst {
+			f.Offset = offset // other orders page by position
+		} else if c.AfterID != "" {
 			f.After = &jobs.BatchKey{CreatedAt: time.Unix(0, c.After).UTC(), ID: c.AfterID}
 		}
 	}
@@ -240,6 +271,76 @@ func (s *Service) BatchDelete(ctx context.Context, userID, batchID string) error
 		if err := s.results.DeletePrefix(ctx, prefix); err != nil {
 			s.log.Error("delete batch files", "batch", batchID, "prefix", prefix, "err", err)
 		}
+	}
+	return nil
+}
+
+// JobEntry is one of the user's individual jobs as an entry of the batch
+// list (kind job), as BatchList lists it with include_jobs.
+func (s *Service) JobEntry(ctx context.Context, userID, jobID string) (*api.Batch, error) {
+	j, err := s.job(ctx, userID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.Type != jobs.TypeIndividual {
+		return nil, jobNotFound()
+	}
+	out := apiBatch(&jobs.Batch{Job: *j, Progress: jobs.SingleProgress(j.Status)})
+	return &out, nil
+}
+
+// JobCancel cancels one of the user's individual jobs: a pending job at
+// once, a running one at its runner's next heartbeat. A batch's jobs are
+// cancelled with their batch.
+func (s *Service) JobCancel(ctx context.Context, userID, jobID string) (*api.Job, error) {
+	j, err := s.job(ctx, userID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.Type != jobs.TypeIndividual {
+		return nil, jobNotFound()
+	}
+	j, err = s.store.JobCancel(ctx, userID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	out := s.apiJob(j, nil)
+	return &out, nil
+}
+
+// JobDelete deletes one of the user's ended individual jobs and its files.
+// Jobs that reused its result get a copy of its files first, so that
+// nothing they show goes missing; if that fails, nothing is deleted.
+func (s *Service) JobDelete(ctx context.Context, userID, jobID string) error {
+	j, err := s.job(ctx, userID, jobID)
+	if err != nil {
+		return err
+	}
+	if j.Type != jobs.TypeIndividual {
+		return jobNotFound()
+	}
+	if !j.Status.Final() {
+		return jobs.Errorf(jobs.ErrConflict, "job %s is %s: cancel it first and wait until it ends", jobID, j.Status)
+	}
+	for off := 0; ; off += storePage {
+		reusers, err := s.store.JobList(ctx, jobs.JobFilter{UserID: userID, ReusedFrom: jobID, Offset: off, Limit: storePage})
+		if err != nil {
+			return err
+		}
+		for _, r := range reusers {
+			if err := s.results.CopyJob(ctx, "", jobID, batchOf(r), r.ID); err != nil {
+				return fmt.Errorf("keep the files of job %s, which reused %s: %w", r.ID, jobID, err)
+			}
+		}
+		if len(reusers) < storePage {
+			break
+		}
+	}
+	if err := s.store.JobDelete(ctx, userID, jobID); err != nil {
+		return err
+	}
+	if err := s.results.DeletePrefix(ctx, results.JobDir("", jobID)+"/"); err != nil {
+		s.log.Error("delete job files", "job", jobID, "err", err)
 	}
 	return nil
 }

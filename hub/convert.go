@@ -110,8 +110,13 @@ func summaryOf(j *jobs.Job) (results.JobSummary, bool) {
 // apiBatch converts a batch parent.
 func apiBatch(b *jobs.Batch) api.Batch {
 	in := sharedInput(&b.Job)
+	kind, statusURL, resultsURL := api.KindBatch, batchURL(b.ID), resultsURL(b.ID)
+	if b.Type == jobs.TypeIndividual {
+		kind, statusURL, resultsURL = api.KindJob, jobURL(b.ID), jobURL(b.ID)
+	}
 	return api.Batch{
 		BatchID:       b.ID,
+		Kind:          kind,
 		JobName:       b.Name,
 		ModelName:     b.Model,
 		ModelVersion:  b.ModelVersion,
@@ -126,8 +131,8 @@ func apiBatch(b *jobs.Batch) api.Batch {
 		CreatedAt:     b.CreatedAt.UTC(),
 		StartedAt:     timePtr(b.StartedAt),
 		FinishedAt:    timePtr(b.FinishedAt),
-		StatusURL:     batchURL(b.ID),
-		ResultsURL:    resultsURL(b.ID),
+		StatusURL:     statusURL,
+		ResultsURL:    resultsURL,
 	}
 }
 

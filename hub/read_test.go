@@ -424,6 +424,33 @@ func TestJobFilesAndJobs(t *testing.T) {
 	if d, err := e.svc.JobFile(ctx, "alice", "", pr.JobID, "cif"); err != nil || d.Name != "ethanol_"+pr.JobID+".cif" {
 		t.Fatalf("individual cif: %v", err)
 	}
+
+	// Deleting it keeps the files of the job that reused its result.
+	re, err := e.svc.Predict(ctx, caller, api.PredictRequest{ModelName: "vina", Target: "ABL1", LigandName: "ethanol", LigandSMILES: "CCO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rj, _ := e.svc.JobGet(ctx, "alice", re.JobID); rj == nil || rj.ReusedFrom != pr.JobID {
+		t.Fatalf("second prediction did not reuse the first: %+v", rj)
+	}
+	wantCode(t, e.svc.JobDelete(ctx, "bob", pr.JobID), jobs.ErrNotFound, "")
+	wantCode(t, e.svc.JobDelete(ctx, "alice", again.BatchID), jobs.ErrNotFound, "")
+	if err := e.svc.JobDelete(ctx, "alice", pr.JobID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.JobGet(ctx, "alice", pr.JobID); !jobs.IsCode(err, jobs.ErrNotFound) {
+		t.Fatalf("deleted job: %v", err)
+	}
+	if keys, _ := e.res.List(ctx, "jobs/"+pr.JobID+"/"); len(keys) != 0 {
+		t.Fatalf("deleted job's files left: %v", keys)
+	}
+	if d, err := e.svc.JobFile(ctx, "alice", "", re.JobID, "cif"); err != nil || d.Name != "ethanol_"+re.JobID+".cif" {
+		t.Fatalf("reusing job's structure after the source was deleted: %v", err)
+	}
+	entry, err := e.svc.JobEntry(ctx, "alice", re.JobID)
+	if err != nil || entry.Kind != api.KindJob || entry.Progress.Total != 1 || entry.Progress.Completed != 1 || entry.StatusURL != "/api/v3/jobs/"+re.JobID {
+		t.Fatalf("job entry %v %+v", err, entry)
+	}
 }
 
 func TestBatchesAndProgress(t *testing.T) {
@@ -457,6 +484,21 @@ func TestBatchesAndProgress(t *testing.T) {
 	wantCode(t, err, jobs.ErrInvalid, "cursor")
 	_, err = e.svc.BatchList(ctx, "alice", api.ListQuery{Status: "nope"})
 	wantCode(t, err, jobs.ErrInvalid, "status")
+	_, err = e.svc.BatchList(ctx, "alice", api.ListQuery{Sort: "size"})
+	wantCode(t, err, jobs.ErrInvalid, "sort")
+	_, err = e.svc.BatchList(ctx, "alice", api.ListQuery{Q: strings.Repeat("x", 201)})
+	wantCode(t, err, jobs.ErrInvalid, "q")
+	_, err = e.svc.BatchList(ctx, "alice", api.ListQuery{Cursor: list.NextCursor, Sort: "name"})
+	wantCode(t, err, jobs.ErrInvalid, "cursor")
+	// Other orders page by position, with the cursor bound to the order.
+	byName, err := e.svc.BatchList(ctx, "alice", api.ListQuery{PageSize: 3, Sort: "oldest"})
+	if err != nil || len(byName.Batches) != 3 || byName.Batches[0].BatchID != ids[0] || !byName.HasMore {
+		t.Fatalf("oldest first %v %+v", err, byName)
+	}
+	rest, err := e.svc.BatchList(ctx, "alice", api.ListQuery{PageSize: 3, Sort: "oldest", Cursor: byName.NextCursor})
+	if err != nil || len(rest.Batches) != 1 || rest.Batches[0].BatchID != newest || rest.Batches[0].Kind != api.KindBatch {
+		t.Fatalf("oldest first, page 2: %v %+v", err, rest)
+	}
 
 	// Work on the oldest batch: 2 of 5 ended over 2 minutes of the clock.
 	start := e.clock.Now()

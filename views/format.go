@@ -55,8 +55,10 @@ const (
 const (
 	PathHome    = "/"
 	PathBatches = "/my-batches"
-	PathSignin  = "/signin"
-	PathSignout = "/signout"
+	// PathBatchesDelete is where My batches' bulk delete posts.
+	PathBatchesDelete = "/my-batches/delete"
+	PathSignin        = "/signin"
+	PathSignout       = "/signout"
 )
 
 // BatchResultsPath is the results page of a batch.
