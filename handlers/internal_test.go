@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,6 +78,40 @@ func TestJSONPath(t *testing.T) {
 	} {
 		if got := jsonPath(in); got != want {
 			t.Errorf("jsonPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParsePasted(t *testing.T) {
+	t.Parallel()
+	const imatinib = "Cc1ccc(NC(=O)c2ccc(CN3CCN(C)CC3)cc2)cc1Nc1nccc(-c2cccnc2)n1"
+	cases := []struct {
+		name, text string
+		want       string // name=smiles@line, joined by |
+	}{
+		{"name first", "imatinib," + imatinib + "\naspirin,CC(=O)Oc1ccccc1C(=O)O",
+			"imatinib=" + imatinib + "@1|aspirin=CC(=O)Oc1ccccc1C(=O)O@2"},
+		{"smiles first, detected", imatinib + ",imatinib\n\nCC(=O)Oc1ccccc1C(=O)O,aspirin",
+			"imatinib=" + imatinib + "@1|aspirin=CC(=O)Oc1ccccc1C(=O)O@3"},
+		{"smiles first with a comma in a name", "CCO,ethanol, absolute\nCC(=O)O,acetic acid",
+			"ethanol, absolute=CCO@1|acetic acid=CC(=O)O@2"},
+		{"name first with a comma in a name", "ethanol, absolute,CCO\nacetic acid,CC(=O)O",
+			"ethanol, absolute=CCO@1|acetic acid=CC(=O)O@2"},
+		{"header smiles,name", "SMILES,Name\nCCO,CCN", "CCN=CCO@2"},
+		{"header name,smiles", "name,smiles\nCCO,CCN", "CCO=CCN@2"},
+		{"smi lines", "CCO ethanol\nc1ccccc1\tbenzene\n# comment\nCCN", "ethanol=CCO@1|benzene=c1ccccc1@2|=CCN@4"},
+		{"smiles header alone", "SMILES\nCCO", "=CCO@2"},
+		{"an invalid SMILES keeps the majority's order", imatinib + ",imatinib\nC1CC,broken\nCCO,ethanol",
+			"imatinib=" + imatinib + "@1|broken=C1CC@2|ethanol=CCO@3"},
+	}
+	for _, c := range cases {
+		ligs, lines := parsePasted(c.text)
+		var got []string
+		for i, l := range ligs {
+			got = append(got, l.Name+"="+l.SMILES+"@"+strconv.Itoa(lines[i]))
+		}
+		if strings.Join(got, "|") != c.want {
+			t.Errorf("%s: %q, want %q", c.name, strings.Join(got, "|"), c.want)
 		}
 	}
 }

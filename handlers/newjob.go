@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"omtx/api"
+	"omtx/chem"
 	"omtx/gpu/vina"
 	"omtx/jobs"
 	"omtx/views"
@@ -149,19 +150,25 @@ func (s *server) readNewJobForm(c echo.Context) (*newJobForm, error) {
 // Close removes the upload's temporary files.
 func (f *newJobForm) Close() { f.up.Close() }
 
-// parsePasted reads pasted ligands: "name,SMILES" lines, or "SMILES name"
-// lines as in a .smi file, or a SMILES alone. Blank lines and lines
-// starting with # are skipped, and so is a first line whose SMILES is the
-// word SMILES (a header). lines are each ligand's 1-based line.
+// parsePasted reads pasted ligands: "name,SMILES" or "SMILES,name" lines,
+// "SMILES name" lines as in a .smi file, or a SMILES alone. Blank lines
+// and lines starting with # are skipped, and so is a header line (a SMILES
+// that is the word SMILES, or "name,smiles" in either order). The order of
+// comma-separated lines is the header's, or else the one under which more
+// lines read as a SMILES where the SMILES is expected: a SMILES has no
+// comma, a name may. lines are each ligand's 1-based line.
 func parsePasted(text string) (ligs []api.Ligand, lines []int) {
-	for i, raw := range strings.Split(text, "\n") {
+	all := strings.Split(text, "\n")
+	smilesFirst, header := pastedOrder(all)
+	for i, raw := range all {
 		line := strings.TrimSpace(raw)
-		if line == "" || strings.HasPrefix(line, "#") {
+		if line == "" || strings.HasPrefix(line, "#") || i == header {
 			continue
 		}
 		var name, smiles string
-		if j := strings.LastIndexByte(line, ','); j >= 0 {
-			// A SMILES has no comma; a name may.
+		if j := strings.IndexByte(line, ','); j >= 0 && smilesFirst {
+			smiles, name = strings.TrimSpace(line[:j]), strings.TrimSpace(line[j+1:])
+		} else if j := strings.LastIndexByte(line, ','); j >= 0 {
 			name, smiles = strings.TrimSpace(line[:j]), strings.TrimSpace(line[j+1:])
 		} else if j := strings.IndexAny(line, " \t"); j >= 0 {
 			smiles, name = line[:j], strings.TrimSpace(line[j+1:])
@@ -175,6 +182,51 @@ func parsePasted(text string) (ligs []api.Ligand, lines []int) {
 		lines = append(lines, i+1)
 	}
 	return ligs, lines
+}
+
+// pastedVotes is how many comma-separated lines pastedOrder reads to
+// decide their order.
+const pastedVotes = 200
+
+// pastedOrder decides whether comma-separated pasted lines hold the SMILES
+// first, and finds a header line ("smiles,name" or "name,smiles"; -1 when
+// there is none). Without a header the lines vote: a line whose first
+// field parses as a SMILES and whose last does not counts for SMILES
+// first, the opposite for name first; a tie keeps name first.
+func pastedOrder(lines []string) (smilesFirst bool, header int) {
+	votes, seen := 0, 0
+	for i, raw := range lines {
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") || !strings.Contains(line, ",") {
+			continue
+		}
+		first, rest, _ := strings.Cut(line, ",")
+		last := line[strings.LastIndexByte(line, ',')+1:]
+		first, rest, last = strings.ToLower(strings.TrimSpace(first)), strings.ToLower(strings.TrimSpace(rest)), strings.TrimSpace(last)
+		if seen == 0 && (first == "smiles" || strings.EqualFold(last, "smiles")) && (first == "name" || rest == "name" || strings.EqualFold(last, "name")) {
+			return first == "smiles", i
+		}
+		if seen++; seen > pastedVotes {
+			break
+		}
+		firstOK, lastOK := isSMILES(strings.TrimSpace(line[:strings.IndexByte(line, ',')])), isSMILES(last)
+		switch {
+		case firstOK && !lastOK:
+			votes++
+		case lastOK && !firstOK:
+			votes--
+		}
+	}
+	return votes > 0, -1
+}
+
+// isSMILES reports whether s parses as a SMILES.
+func isSMILES(s string) bool {
+	if s == "" {
+		return false
+	}
+	_, err := chem.ParseSMILES(s)
+	return err == nil
 }
 
 // submitRequest builds the submission from the form: the model's fields

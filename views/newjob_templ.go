@@ -607,7 +607,7 @@ func NewJobPage(s Shell, v NewJobView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "</textarea><p class=\"hint\" id=\"ligands-help\"><code>name,SMILES</code> lines, or <code>SMILES name</code> lines as in a .smi file; a line with a SMILES alone is named <code>ligand_ROW</code>. Lines starting with # are skipped.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "</textarea><p class=\"hint\" id=\"ligands-help\"><code>name,SMILES</code> or <code>SMILES,name</code> lines (the order is read from a header or from which column parses as SMILES), or <code>SMILES name</code> lines as in a .smi file; a line with a SMILES alone is named <code>ligand_ROW</code>. Lines starting with # are skipped.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
