@@ -12,9 +12,9 @@ import (
 	"regexp"
 	"strings"
 
+	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob" // gs:// for Open
 	"gocloud.dev/blob/memblob"
 	"gocloud.dev/gcerrors"
 
@@ -27,6 +27,12 @@ import (
 // older version, if any, untouched).
 type Store struct {
 	b *blob.Bucket
+	// signEndpoint, when set, is the scheme and host that signed URLs
+	// point at instead of https://storage.googleapis.com (an emulator).
+	signEndpoint *url.URL
+	// client is a storage client the Store made for itself, closed by
+	// Close; nil when the bucket's client belongs to someone else.
+	client *storage.Client
 }
 
 // NewStore wraps an open bucket. The Store owns it: Close closes it.
@@ -35,13 +41,19 @@ func NewStore(b *blob.Bucket) *Store { return &Store{b: b} }
 // Open opens the bucket at bucketURL:
 //
 //	file:///abs/dir   a local folder, created if missing
-//	gs://bucket       Google Cloud Storage, with default credentials
+//	gs://bucket       Google Cloud Storage, with default credentials, or the
+//	                  emulator named by STORAGE_EMULATOR_HOST (see the
+//	                  package comment)
 //	mem://            in memory, for tests and demos
 //
 // On file:// objects are written to a temporary file next to their final
 // name and renamed into place on close (so the folder may live on any
 // mount), and no attribute sidecar files are written: the folder holds
 // exactly the hierarchy.
+//
+// A gs:// URL names only a bucket (no folder inside it); it may carry
+// gocloud's query parameters access_id and private_key_path, which choose
+// the service account that signs URLs (see SignedURL).
 func Open(ctx context.Context, bucketURL string) (*Store, error) {
 	u, err := url.Parse(bucketURL)
 	if err != nil {
@@ -60,7 +72,17 @@ func Open(ctx context.Context, bucketURL string) (*Store, error) {
 			Metadata:  fileblob.MetadataDontWrite,
 		})
 	case "gs":
-		b, err = blob.OpenBucket(ctx, bucketURL)
+		if err := validateBucketName("blob_url", u.Host); err != nil {
+			return nil, err
+		}
+		if strings.Trim(u.Path, "/") != "" || u.User != nil || u.Fragment != "" {
+			return nil, jobs.FieldError("blob_url", "gs URL must name only a bucket, as gs://bucket")
+		}
+		s, err := openGS(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("open bucket %s: %w", u.Redacted(), err)
+		}
+		return s, nil
 	case "mem":
 		b = memblob.OpenBucket(nil)
 	default:
@@ -72,17 +94,27 @@ func Open(ctx context.Context, bucketURL string) (*Store, error) {
 	return NewStore(b), nil
 }
 
-// Close closes the bucket.
-func (s *Store) Close() error { return s.b.Close() }
+// Close closes the bucket, and the storage client when the Store made it.
+func (s *Store) Close() error {
+	err := s.b.Close()
+	if s.client != nil {
+		err = errors.Join(err, s.client.Close())
+	}
+	return err
+}
 
-// Ping reports whether the bucket is reachable.
+// Ping reports whether the bucket is reachable, by listing at most one
+// object: on GCS one request, which needs storage.objects.list (any role
+// that can read the results has it), not storage.buckets.get.
 func (s *Store) Ping(ctx context.Context) error {
 	ok, err := s.b.IsAccessible(ctx)
 	if err != nil {
 		return fmt.Errorf("ping bucket: %w", err)
 	}
 	if !ok {
-		return errors.New("ping bucket: not accessible")
+		// GCS answers 403 and 404 alike here (gcsblob maps both to
+		// NotFound), so the message cannot tell which.
+		return errors.New("ping bucket: the bucket does not exist or may not be listed with these credentials")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -15,7 +16,6 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"gocloud.dev/blob/gcsblob"
 	"google.golang.org/api/option"
 
 	"omtx/jobs"
@@ -47,27 +47,38 @@ var backends = []backend{
 	}},
 }
 
-// openFakeGCS serves a bucket from an in-process fake-gcs-server and opens
-// it through gcsblob with a real storage client.
-func openFakeGCS(t testing.TB) *Store {
-	ctx := context.Background()
+// newFakeGCS starts an in-process fake-gcs-server on 127.0.0.1 holding an
+// empty bucket "results", and a real storage client of it.
+func newFakeGCS(t testing.TB) (*fakestorage.Server, *storage.Client) {
+	t.Helper()
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		Scheme: "http", Host: "127.0.0.1", Port: 0, PublicHost: "127.0.0.1",
+		Scheme: "http", Host: "127.0.0.1", Port: 0,
+		// Without it the client's uploads work but its reads, which go to
+		// the public host, answer "object doesn't exist".
+		PublicHost: "127.0.0.1",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "results"})
-	client, err := storage.NewClient(ctx, option.WithEndpoint(srv.URL()+"/storage/v1/"), option.WithoutAuthentication())
+	client, err := storage.NewClient(context.Background(),
+		option.WithEndpoint(srv.URL()+"/storage/v1/"), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := gcsblob.OpenBucket(ctx, nil, "results", &gcsblob.Options{Client: client})
+	t.Cleanup(func() { client.Close() })
+	return srv, client
+}
+
+// openFakeGCS opens the bucket of a fresh fake-gcs-server through OpenGCS,
+// as production opens Cloud Storage, with no signing credentials.
+func openFakeGCS(t testing.TB) *Store {
+	_, client := newFakeGCS(t)
+	s, err := OpenGCS(context.Background(), "results", client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewStore(b)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -166,10 +177,12 @@ func TestGetNotFound(t *testing.T) {
 }
 
 // failingReader yields n bytes of 'x', then fails, or (with cancel set)
-// cancels the write's context after the first chunk and ends normally.
+// cancels the write's context once more than cancelAt bytes are read (after
+// the first chunk when cancelAt is 0) and ends normally.
 type failingReader struct {
-	n, sent int
-	cancel  context.CancelFunc
+	n, sent  int
+	cancel   context.CancelFunc
+	cancelAt int
 }
 
 var errSource = errors.New("source broke")
@@ -181,7 +194,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 		}
 		return 0, errSource
 	}
-	if r.sent > 0 && r.cancel != nil {
+	if r.sent > r.cancelAt && r.cancel != nil {
 		r.cancel()
 	}
 	k := min(len(p), r.n-r.sent, 32<<10)
@@ -192,17 +205,29 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
+// gcsChunk is the storage client's default upload chunk: a write larger
+// than it starts a resumable upload and sends data before Close.
+const gcsChunk = 16 << 20
+
 func TestAbortedWriteLeavesNothing(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		for _, tc := range []struct {
 			name     string
-			cancel   bool
+			cancel   bool   // cancel the context part way instead of failing the reader
+			cancelAt int    // with cancel: bytes read before cancelling
+			before   bool   // cancel the context before the write starts
+			size     int    // bytes the reader yields before it ends; 1 MiB when 0
 			existing string // content written before the aborted write; "" for none
 		}{
-			{"reader fails, new object", false, ""},
-			{"reader fails, old version kept", false, "old version\n"},
-			{"context cancelled, new object", true, ""},
-			{"context cancelled, old version kept", true, "old version\n"},
+			{name: "reader fails, new object"},
+			{name: "reader fails, old version kept", existing: "old version\n"},
+			{name: "context cancelled, new object", cancel: true},
+			{name: "context cancelled, old version kept", cancel: true, existing: "old version\n"},
+			{name: "context cancelled before writing", before: true},
+			// Past the first chunk the GCS upload has already sent 16 MiB
+			// to a resumable session; the object must still not appear.
+			{name: "reader fails past the first upload chunk", size: gcsChunk + 1<<20},
+			{name: "context cancelled past the first upload chunk", cancel: true, cancelAt: gcsChunk + 512<<10, size: gcsChunk + 1<<20},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				key := "jobs/" + strings.ReplaceAll(tc.name, " ", "_") + "/structure.cif"
@@ -212,12 +237,18 @@ func TestAbortedWriteLeavesNothing(t *testing.T) {
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				r := &failingReader{n: 1 << 20}
+				r := &failingReader{n: cmp.Or(tc.size, 1<<20)}
 				if tc.cancel {
-					r.cancel = cancel
+					r.cancel, r.cancelAt = cancel, tc.cancelAt
+				}
+				if tc.before {
+					cancel()
 				}
 				if err := s.Put(ctx, key, r, "chemical/x-mmcif"); err == nil {
 					t.Fatal("aborted put succeeded")
+				}
+				if r.sent <= tc.cancelAt {
+					t.Fatalf("the write took only %d bytes, want more than %d before the abort", r.sent, tc.cancelAt)
 				}
 				if tc.existing != "" {
 					if got := string(get(t, s, key)); got != tc.existing {
