@@ -108,23 +108,29 @@ func New(cfg Config) *Model {
 
 // Metric names, exactly as boltz writes them, plus two derived ones.
 const (
-	MetricAffinity            = "affinity_pred_value"
-	MetricProbability         = "affinity_probability_binary"
-	MetricAffinity1           = "affinity_pred_value1"
-	MetricProbability1        = "affinity_probability_binary1"
-	MetricAffinity2           = "affinity_pred_value2"
-	MetricProbability2        = "affinity_probability_binary2"
-	MetricPIC50               = "pic50"
-	MetricDeltaG              = "delta_g_kcal_mol"
-	MetricConfidence          = "confidence_score"
-	MetricPTM                 = "ptm"
-	MetricIPTM                = "iptm"
-	MetricLigandIPTM          = "ligand_iptm"
-	MetricProteinIPTM         = "protein_iptm"
-	MetricComplexPLDDT        = "complex_plddt"
-	MetricComplexIPLDDT       = "complex_iplddt"
-	MetricComplexPDE          = "complex_pde"
-	MetricComplexIPDE         = "complex_ipde"
+	MetricAffinity      = "affinity_pred_value"
+	MetricProbability   = "affinity_probability_binary"
+	MetricAffinity1     = "affinity_pred_value1"
+	MetricProbability1  = "affinity_probability_binary1"
+	MetricAffinity2     = "affinity_pred_value2"
+	MetricProbability2  = "affinity_probability_binary2"
+	MetricPIC50         = "pic50"
+	MetricDeltaG        = "delta_g_kcal_mol"
+	MetricConfidence    = "confidence_score"
+	MetricPTM           = "ptm"
+	MetricIPTM          = "iptm"
+	MetricLigandIPTM    = "ligand_iptm"
+	MetricProteinIPTM   = "protein_iptm"
+	MetricComplexPLDDT  = "complex_plddt"
+	MetricComplexIPLDDT = "complex_iplddt"
+	MetricComplexPDE    = "complex_pde"
+	MetricComplexIPDE   = "complex_ipde"
+	// MetricProteinPTM is chains_ptm of the protein (chain 0) and
+	// MetricPairIPTM pair_chains_iptm of the protein with the ligand
+	// (chains 0 and 1): the input lists the protein first, the ligand
+	// second.
+	MetricProteinPTM          = "protein_chain_ptm"
+	MetricPairIPTM            = "protein_ligand_iptm"
 	unitLogIC50               = "log10(IC50/uM)"
 	unitProbability           = "probability (0-1)"
 	unitScore                 = "score (0-1)"
@@ -164,6 +170,10 @@ func (m *Model) Info() gpu.Info {
 			{Name: MetricLigandIPTM, Label: "Ligand ipTM", Unit: unitScore, Better: results.HigherIsBetter},
 			{Name: MetricProteinIPTM, Label: "Protein ipTM", Unit: unitScore, Better: results.HigherIsBetter,
 				Description: "ipTM between protein chains; 0 when there is one protein chain."},
+			{Name: MetricProteinPTM, Label: "Protein chain pTM", Unit: unitScore, Better: results.HigherIsBetter,
+				Description: "chains_ptm of the protein chain: confidence in the protein's own fold."},
+			{Name: MetricPairIPTM, Label: "Protein-ligand ipTM", Unit: unitScore, Better: results.HigherIsBetter,
+				Description: "pair_chains_iptm of the protein with the ligand: confidence in their interface."},
 			{Name: MetricComplexPLDDT, Label: "Complex pLDDT", Unit: unitScore, Better: results.HigherIsBetter},
 			{Name: MetricComplexIPLDDT, Label: "Interface pLDDT", Unit: unitScore, Better: results.HigherIsBetter},
 			{Name: MetricComplexPDE, Label: "Complex PDE", Unit: "Angstrom", Better: results.LowerIsBetter,

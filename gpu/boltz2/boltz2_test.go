@@ -60,6 +60,8 @@ func TestMetricDirections(t *testing.T) {
 		MetricComplexIPLDDT: {results.HigherIsBetter, "score (0-1)"},
 		MetricComplexPDE:    {results.LowerIsBetter, "Angstrom"},
 		MetricComplexIPDE:   {results.LowerIsBetter, "Angstrom"},
+		MetricProteinPTM:    {results.HigherIsBetter, "score (0-1)"},
+		MetricPairIPTM:      {results.HigherIsBetter, "score (0-1)"},
 	}
 	info := New(Config{}).Info()
 	if len(info.Metrics) != len(want) {
@@ -137,6 +139,8 @@ func TestParseRealOutput(t *testing.T) {
 		{MetricComplexIPLDDT, 0.9411542415618896},
 		{MetricComplexPDE, 0.3201996684074402},
 		{MetricComplexIPDE, 0.399920791387558},
+		{MetricProteinPTM, 0.978345513343811},
+		{MetricPairIPTM, 0.6996849775314331},
 	}
 	for _, tc := range tests {
 		if got := m[tc.name]; math.Abs(got-tc.want) > 1e-12 {

@@ -142,7 +142,7 @@ func parseConfidence(b []byte) (Confidence, error) {
 // the affinity, and the derived pIC50 and approximate free energy.
 func Metrics(c Confidence, a Affinity) map[string]float64 {
 	pic50 := pIC50OffsetFromLog10IC50u - a.PredValue
-	return map[string]float64{
+	m := map[string]float64{
 		MetricAffinity:      a.PredValue,
 		MetricProbability:   a.ProbabilityBinary,
 		MetricAffinity1:     a.PredValue1,
@@ -161,6 +161,14 @@ func Metrics(c Confidence, a Affinity) map[string]float64 {
 		MetricComplexPDE:    c.ComplexPDE,
 		MetricComplexIPDE:   c.ComplexIPDE,
 	}
+	// Per-chain scores: written by boltz 2.x; absent ones stay absent.
+	if v, ok := c.ChainsPTM["0"]; ok {
+		m[MetricProteinPTM] = v
+	}
+	if v, ok := c.PairChainsIPTM["0"]["1"]; ok {
+		m[MetricPairIPTM] = v
+	}
+	return m
 }
 
 // collect parses one task's prediction folder and copies the files it
