@@ -216,6 +216,26 @@ func parseParams(pairs []string) (json.RawMessage, error) {
 	return json.Marshal(m)
 }
 
+// parseBox reads --box: six comma-separated numbers, as the JSON object
+// of the box parameter.
+func parseBox(s string) (string, error) {
+	parts := strings.Split(s, ",")
+	keys := []string{"center_x", "center_y", "center_z", "size_x", "size_y", "size_z"}
+	if len(parts) != len(keys) {
+		return "", fmt.Errorf("want six numbers CX,CY,CZ,SX,SY,SZ, got %d", len(parts))
+	}
+	m := map[string]float64{}
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return "", fmt.Errorf("%s %q is not a number", keys[i], strings.TrimSpace(p))
+		}
+		m[keys[i]] = x
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
 // readProteinFASTA reads the one protein record of a FASTA file.
 func readProteinFASTA(path string) (rec protein.Record, err error) {
 	f, err := os.Open(path)
@@ -233,7 +253,7 @@ func readProteinFASTA(path string) (rec protein.Record, err error) {
 	return recs[0], nil
 }
 
-const submitSynopsis = `omtx submit --ligands FILE [--model vina] [--target ABL1] [flags]
+const submitSynopsis = `omtx submit --ligands FILE [--model vina] [--target ABL1 | --receptor FILE --box CX,CY,CZ,SX,SY,SZ] [flags]
 
 Uploads a ligand library (CSV with name and smiles columns, .smi or SDF) as
 one batch, one job per ligand, and prints the batch id and where to look.
@@ -242,6 +262,7 @@ the five best ligands. Library problems are listed row by row.
 
 Examples:
   omtx submit --model vina --target ABL1 --ligands library.csv --wait
+  omtx submit --model vina --receptor my_kinase.pdb --box 15.2,53.9,16.9,20,20,20 --ligands library.csv
   omtx submit --model boltz2 --protein-fasta target.fasta --ligands lib.smi --param affinity=true`
 
 // cmdSubmit uploads a ligand library as a batch.
@@ -251,6 +272,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		cf                      connFlags
 		model, target, ligands  string
 		name, seq, fasta, pname string
+		receptor, box           string
 		out                     string
 		params                  paramFlags
 		dropInvalid, wait       bool
@@ -260,6 +282,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	defer func() { err = cf.explain(err) }()
 	fs.StringVar(&model, "model", "vina", "model: vina, boltz2, chai1 or rfantibody")
 	fs.StringVar(&target, "target", "", "bundled docking target for vina: ABL1, EGFR or MPRO")
+	fs.StringVar(&receptor, "receptor", "", "vina: your receptor structure (PDB or mmCIF) instead of --target; needs --box")
+	fs.StringVar(&box, "box", "", "vina: docking box center_x,center_y,center_z,size_x,size_y,size_z in Å (receptor coordinates)")
 	fs.StringVar(&ligands, "ligands", "", "ligand library file: CSV, .smi or SDF (required)")
 	fs.StringVar(&name, "name", "", "batch name (default: the library's file name)")
 	fs.StringVar(&seq, "protein-sequence", "", "protein sequence, one-letter codes (boltz2, chai1)")
@@ -293,12 +317,27 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 			pname = rec.ID
 		}
 	}
+	if box != "" {
+		b, err := parseBox(box)
+		if err != nil {
+			return fmt.Errorf("submit: --box: %w", err)
+		}
+		params = append(params, "box="+b)
+	}
 	rawParams, err := parseParams(params)
 	if err != nil {
 		return fmt.Errorf("submit: %w", err)
 	}
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(ligands), filepath.Ext(ligands))
+	}
+	var rec *api.ReceptorUpload
+	if receptor != "" {
+		text, err := os.ReadFile(receptor)
+		if err != nil {
+			return fmt.Errorf("submit: --receptor: %w", err)
+		}
+		rec = &api.ReceptorUpload{Name: filepath.Base(receptor), Content: string(text)}
 	}
 	c, err := cf.connect()
 	if err != nil {
@@ -310,13 +349,17 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	}
 	defer f.Close()
 	req := api.SubmitBatchRequest{JobName: name, ModelName: model, Target: target, ProteinSequence: seq,
-		ProteinName: pname, Parameters: rawParams, DropInvalid: dropInvalid}
+		ProteinName: pname, Parameters: rawParams, DropInvalid: dropInvalid, Receptor: rec}
 	resp, err := c.SubmitLibrary(ctx, req, filepath.Base(ligands), f)
 	if err != nil {
 		return submitError(ligands, err, stderr)
 	}
 	printDropped(ligands, resp.Dropped, stderr)
-	fmt.Fprintf(stdout, "batch %s submitted: %d jobs (%s, %s)\n", resp.BatchID, resp.TotalJobs, model, describeTarget(target, pname))
+	what := describeTarget(target, pname)
+	if rec != nil {
+		what = "receptor " + rec.Name
+	}
+	fmt.Fprintf(stdout, "batch %s submitted: %d jobs (%s, %s)\n", resp.BatchID, resp.TotalJobs, model, what)
 	printBatchLinks(c, resp.BatchID, resp.StatusURL, resp.ResultsURL, stdout)
 	if !wait {
 		fmt.Fprintf(stdout, "follow it with: omtx status %s\n", resp.BatchID)
@@ -724,6 +767,8 @@ func writeBatchTable(w io.Writer, batches []api.Batch) {
 		model := b.ModelName
 		if b.Target != "" {
 			model += "/" + b.Target
+		} else if b.Receptor != nil {
+			model += "/" + oneLine(b.Receptor.Name, 24)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.BatchID, oneLine(b.JobName, 40), model, statusCell(b),
 			progressCell(b), b.CreatedAt.Local().Format("2006-01-02 15:04"))
@@ -748,6 +793,9 @@ func printBatch(c *client.Client, b *api.Batch, now time.Time, w io.Writer) {
 	row("name", b.JobName)
 	row("model", model)
 	row("target", b.Target)
+	if r := b.Receptor; r != nil {
+		row("receptor", fmt.Sprintf("%s (%d residues, chains %s)", r.Name, r.Residues, strings.Join(r.Chains, ", ")))
+	}
 	row("protein", b.ProteinName)
 	row("status", statusCell(*b))
 	row("progress", renderProgress(*b, now))

@@ -58,6 +58,18 @@ func TestCmdParseParams(t *testing.T) {
 	}
 }
 
+func TestCmdParseBox(t *testing.T) {
+	got, err := parseBox(" 15.19, 53.903,16.917,20,20,22.5")
+	if err != nil || got != `{"center_x":15.19,"center_y":53.903,"center_z":16.917,"size_x":20,"size_y":20,"size_z":22.5}` {
+		t.Fatalf("%s %v", got, err)
+	}
+	for _, bad := range []string{"", "1,2,3", "1,2,3,4,5,x", "1,2,3,4,5,6,7"} {
+		if _, err := parseBox(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -517,6 +529,19 @@ func testCmdEndToEnd(t *testing.T, docking bool) {
 		t.Fatalf("results CSV: %v\n%s", err, written)
 	}
 
+	if !docking {
+		// A receptor of one's own, with its box.
+		err = cmd(cmdSubmit, "--model", "vina", "--receptor", "testdata/vina/1iep_receptorH.pdb",
+			"--box", "15.19,53.903,16.917,20,20,20", "--ligands", lib, "--drop-invalid")
+		if err != nil || !strings.Contains(out.String(), "jobs (vina, receptor 1iep_receptorH.pdb)") {
+			t.Fatalf("submit with a receptor: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		err = cmd(cmdSubmit, "--model", "vina", "--receptor", "testdata/vina/1iep_receptorH.pdb", "--ligands", lib, "--drop-invalid")
+		if err == nil || !strings.Contains(err.Error()+errOut.String(), "box") {
+			t.Errorf("a receptor without a box: %v\n%s", err, errOut.String())
+		}
+	}
+
 	// Status: the list, one batch, its JSON.
 	if err := cmd(cmdStatus); err != nil || !strings.Contains(out.String(), batch) || !strings.Contains(out.String(), "2/2 100%") {
 		t.Fatalf("status: %v\n%s", err, out.String())
@@ -650,7 +675,11 @@ func testCmdEndToEnd(t *testing.T, docking bool) {
 			t.Fatalf("demo batch %+v %v", bt, err)
 		}
 	}
-	if err := cmd(cmdStatus); err != nil || strings.Count(out.String(), "\n") != 4 {
+	rows := 4 // a header, two demo batches and the screen
+	if !docking {
+		rows++ // and the screen with its own receptor
+	}
+	if err := cmd(cmdStatus); err != nil || strings.Count(out.String(), "\n") != rows {
 		t.Fatalf("status after demo: %v\n%s", err, out.String())
 	}
 	t.Logf("omtx status:\n%s", out.String())

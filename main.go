@@ -368,6 +368,8 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 	}
 	feed := live.New(live.Config{Store: b.store, Log: log, Clock: b.clock,
 		Render: handlers.LiveRenderer(svc), Notice: handlers.LiveNotice})
+	dock, _ := b.registry.Get("vina")
+	vm, _ := dock.(*vina.Model)
 	return handlers.New(handlers.Deps{
 		Log:      log,
 		Service:  svc,
@@ -385,6 +387,7 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 		Assets:   assets,
 		Live:     feed.Handler(handlers.RequestUser),
 		LiveHead: feed.Head,
+		Targets:  handlers.BundledTargets(vm),
 	}), feed.Close, nil
 }
 

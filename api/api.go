@@ -60,17 +60,40 @@ type Webhook struct {
 // SubmitBatchRequest is the body of POST /api/v3/batches/submit, the
 // original system's fields plus target (Vina) and webhook.
 type SubmitBatchRequest struct {
-	JobName         string          `json:"job_name" doc:"a name for the batch"`
-	ModelName       string          `json:"model_name" enum:"vina,boltz2,chai1,rfantibody"`
-	ProteinSequence string          `json:"protein_sequence,omitempty" doc:"one-letter amino-acid sequence (Boltz-2, Chai-1)"`
-	ProteinName     string          `json:"protein_name,omitempty"`
-	Target          string          `json:"target,omitempty" doc:"bundled docking target id for Vina, e.g. ABL1"`
-	Ligands         []Ligand        `json:"ligands"`
-	Parameters      json.RawMessage `json:"parameters,omitempty" doc:"model options; see GET /api/v3/models"`
-	Webhook         *Webhook        `json:"webhook,omitempty"`
+	JobName         string `json:"job_name" doc:"a name for the batch"`
+	ModelName       string `json:"model_name" enum:"vina,boltz2,chai1,rfantibody"`
+	ProteinSequence string `json:"protein_sequence,omitempty" doc:"one-letter amino-acid sequence (Boltz-2, Chai-1)"`
+	ProteinName     string `json:"protein_name,omitempty"`
+	Target          string `json:"target,omitempty" doc:"bundled docking target id for Vina, e.g. ABL1"`
+	// Receptor is an uploaded receptor structure (Vina), instead of a
+	// bundled target; parameters.box is then required.
+	Receptor   *ReceptorUpload `json:"receptor,omitempty" doc:"an uploaded receptor (PDB or mmCIF) instead of a bundled target; needs parameters.box"`
+	Ligands    []Ligand        `json:"ligands"`
+	Parameters json.RawMessage `json:"parameters,omitempty" doc:"model options; see GET /api/v3/models"`
+	Webhook    *Webhook        `json:"webhook,omitempty"`
 	// DropInvalid submits the valid ligands and reports the others instead
 	// of refusing the whole library.
 	DropInvalid bool `json:"drop_invalid,omitempty" doc:"submit the valid ligands and list the invalid ones instead of refusing the library"`
+}
+
+// ReceptorUpload is a receptor structure sent with a submission.
+type ReceptorUpload struct {
+	// Name is the file's name (its extension may give the format).
+	Name string `json:"name" doc:"the file's name, e.g. 1iep.pdb"`
+	// Format is pdb or cif; detected from the name or content when empty.
+	Format string `json:"format,omitempty" enum:"pdb,cif"`
+	// Content is the file's text.
+	Content string `json:"content" doc:"the PDB or mmCIF text"`
+}
+
+// Receptor describes an uploaded receptor as the hub stored it.
+type Receptor struct {
+	Name     string   `json:"name"`
+	Format   string   `json:"format" enum:"pdb,cif"`
+	SHA256   string   `json:"sha256" doc:"digest of the stored PDB text"`
+	Atoms    int      `json:"atoms"`
+	Residues int      `json:"residues"`
+	Chains   []string `json:"chains"`
 }
 
 // SubmitBatchResponse answers a batch submission (202).
@@ -90,6 +113,7 @@ type PredictRequest struct {
 	ProteinSequence string          `json:"protein_sequence,omitempty"`
 	ProteinName     string          `json:"protein_name,omitempty"`
 	Target          string          `json:"target,omitempty"`
+	Receptor        *ReceptorUpload `json:"receptor,omitempty" doc:"an uploaded receptor (PDB or mmCIF) instead of a bundled target; needs parameters.box"`
 	LigandName      string          `json:"ligand_name,omitempty"`
 	LigandSMILES    string          `json:"ligand_smiles,omitempty"`
 	Parameters      json.RawMessage `json:"parameters,omitempty"`
@@ -154,12 +178,14 @@ type Batch struct {
 	BatchID string `json:"batch_id"`
 	// Kind is job for an individual job listed with include_jobs (its
 	// batch_id is the job's id and progress counts the job itself).
-	Kind          string      `json:"kind" enum:"batch,job"`
-	JobName       string      `json:"job_name"`
-	ModelName     string      `json:"model_name"`
-	ModelVersion  string      `json:"model_version,omitempty"`
-	ProteinName   string      `json:"protein_name,omitempty"`
-	Target        string      `json:"target,omitempty"`
+	Kind         string `json:"kind" enum:"batch,job"`
+	JobName      string `json:"job_name"`
+	ModelName    string `json:"model_name"`
+	ModelVersion string `json:"model_version,omitempty"`
+	ProteinName  string `json:"protein_name,omitempty"`
+	Target       string `json:"target,omitempty"`
+	// Receptor is the uploaded receptor docked into instead of a target.
+	Receptor      *Receptor   `json:"receptor,omitempty"`
 	Status        string      `json:"status" enum:"pending,running,completed,failed,cancelled"`
 	Paused        bool        `json:"paused"`
 	Progress      Progress    `json:"progress"`
@@ -344,7 +370,7 @@ type Model struct {
 type Field struct {
 	Name     string   `json:"name"`
 	Label    string   `json:"label"`
-	Type     string   `json:"type" enum:"string,integer,number,boolean,enum,sequence,target,text"`
+	Type     string   `json:"type" enum:"string,integer,number,boolean,enum,sequence,target,text,structure,box"`
 	Required bool     `json:"required,omitempty"`
 	Default  any      `json:"default,omitempty"`
 	Min      *float64 `json:"min,omitempty"`

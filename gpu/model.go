@@ -38,6 +38,11 @@ const (
 	FieldSequence FieldType = "sequence" // a protein sequence
 	FieldTarget   FieldType = "target"   // a bundled target id
 	FieldText     FieldType = "text"     // multi-line text (PDB, FASTA)
+	// FieldStructure is an uploaded structure file (PDB or mmCIF): the
+	// submit body's receptor, read and stored by the hub (see Receptor).
+	FieldStructure FieldType = "structure"
+	// FieldBox is a docking box: center_x..z and size_x..z in Å.
+	FieldBox FieldType = "box"
 )
 
 // Field is one input a model takes, in Input.Parameters unless Top is set.
@@ -82,11 +87,32 @@ func (i Info) Primary() (results.Metric, bool) {
 // Input is what a job (or a batch, for all its children) asks of a model,
 // in the shape of the API's submit body.
 type Input struct {
-	ProteinName     string          `json:"protein_name,omitempty"`
-	ProteinSequence string          `json:"protein_sequence,omitempty"`
-	Target          string          `json:"target,omitempty"`
-	Parameters      json.RawMessage `json:"parameters,omitempty"`
+	ProteinName     string `json:"protein_name,omitempty"`
+	ProteinSequence string `json:"protein_sequence,omitempty"`
+	Target          string `json:"target,omitempty"`
+	// Receptor is an uploaded receptor structure, stored once as PDB text
+	// under ReceptorKey(SHA256); the runner hands it to the model as
+	// Task.Receptor.
+	Receptor   *Receptor       `json:"receptor,omitempty"`
+	Parameters json.RawMessage `json:"parameters,omitempty"`
 }
+
+// Receptor describes an uploaded receptor structure.
+type Receptor struct {
+	// Name is the uploaded file's name.
+	Name string `json:"name"`
+	// Format is the uploaded file's format: pdb or cif.
+	Format string `json:"format"`
+	// SHA256 is the hex digest of the stored PDB text.
+	SHA256   string   `json:"sha256"`
+	Atoms    int      `json:"atoms"`
+	Residues int      `json:"residues"`
+	Chains   []string `json:"chains"`
+}
+
+// ReceptorKey is where an uploaded receptor's PDB text is stored in the
+// results bucket, by its digest: identical uploads are stored once.
+func ReceptorKey(sha256 string) string { return "inputs/receptors/" + sha256 + ".pdb" }
 
 // Ligand is one small molecule of a job.
 type Ligand struct {
@@ -100,6 +126,9 @@ type Task struct {
 	Input Input
 	// Ligand is set for models that take ligands.
 	Ligand Ligand
+	// Receptor is the local path of Input.Receptor's PDB text; "" when the
+	// input has no uploaded receptor.
+	Receptor string
 	// Dir is an empty working folder for this attempt; the adapter puts its
 	// program's inputs and outputs here.
 	Dir string

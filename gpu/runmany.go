@@ -65,6 +65,9 @@ func (r *Runner) runMany(ctx context.Context, model BatchModel, first *jobs.Job)
 		if lig != nil {
 			tasks[i].Ligand = *lig
 		}
+		if tasks[i].Receptor, err = r.receptor(ctx, in, sub); err != nil {
+			return r.fail(ctx, j, hs[i].stop(), err, &logBuf, r.cfg.Log)
+		}
 	}
 	started := r.cfg.Clock.Now()
 	finish := func(i int, out *Output, runErr error) {

@@ -3,13 +3,17 @@ package gpu
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -352,7 +356,54 @@ func (r *Runner) execute(ctx context.Context, j *jobs.Job, dir string, exec Exec
 	if lig != nil {
 		t.Ligand = *lig
 	}
+	if t.Receptor, err = r.receptor(ctx, in, dir); err != nil {
+		return nil, err
+	}
 	return model.Run(ctx, t)
+}
+
+// receptor fetches an input's uploaded receptor into the runner's cache
+// (once per digest) or, without a cache, into dir, and returns its path;
+// "" when the input has none. A stored receptor whose content does not
+// match its digest is a permanent failure.
+func (r *Runner) receptor(ctx context.Context, in Input, dir string) (string, error) {
+	if in.Receptor == nil {
+		return "", nil
+	}
+	sum := in.Receptor.SHA256
+	if len(sum) != sha256.Size*2 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return "", Permanentf("receptor: bad digest %q", sum)
+	}
+	fetch := func(into string) error {
+		rc, err := r.cfg.Results.Get(ctx, ReceptorKey(sum))
+		if err != nil {
+			return fmt.Errorf("receptor %s: %w", in.Receptor.Name, err)
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(rc)
+		if err != nil {
+			return fmt.Errorf("receptor %s: %w", in.Receptor.Name, err)
+		}
+		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != sum {
+			return Permanentf("receptor %s: stored content does not match its digest", in.Receptor.Name)
+		}
+		return os.WriteFile(filepath.Join(into, "receptor.pdb"), data, 0o644)
+	}
+	if r.cache == nil {
+		d := filepath.Join(dir, "uploaded-receptor")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+		if err := fetch(d); err != nil {
+			return "", err
+		}
+		return filepath.Join(d, "receptor.pdb"), nil
+	}
+	d, err := r.cache.Get("uploaded-receptor", sum, fetch)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "receptor.pdb"), nil
 }
 
 // store writes a finished job's files into the hierarchy and returns its

@@ -229,6 +229,30 @@ func (u *upload) file(name string) (multipart.File, string, error) {
 	return f, fhs[0].Filename, nil
 }
 
+// optionalText reads an optional file part as text of at most limit
+// bytes; ok is false when the part is absent or empty (a file input left
+// empty sends a part with no name and no bytes).
+func (u *upload) optionalText(name string, limit int64) (text, filename string, ok bool, err error) {
+	fhs := u.form.File[name]
+	if len(fhs) == 0 || (fhs[0].Filename == "" && fhs[0].Size == 0) {
+		return "", "", false, nil
+	}
+	if fhs[0].Size > limit {
+		return "", "", false, jobs.FieldError(name, "%s is %.1f MB; the limit is %.0f MB", fhs[0].Filename,
+			float64(fhs[0].Size)/(1<<20), float64(limit)/(1<<20))
+	}
+	f, err := fhs[0].Open()
+	if err != nil {
+		return "", "", false, fmt.Errorf("open uploaded file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return "", "", false, fmt.Errorf("read uploaded file: %w", err)
+	}
+	return string(b), fhs[0].Filename, true, nil
+}
+
 // Close removes the upload's temporary files.
 func (u *upload) Close() {
 	if u != nil && u.form != nil {

@@ -147,7 +147,8 @@ func newEnv(t *testing.T, tweak ...func(*handlers.Deps)) *env {
 			{Name: "store", Ping: store.Ping},
 			{Name: "results", Ping: res.Ping},
 		},
-		Clock: clock,
+		Clock:   clock,
+		Targets: handlers.BundledTargets(dock),
 	}
 	hubLive := live.New(live.Config{Store: store, Log: log, Clock: clock})
 	t.Cleanup(hubLive.Close)

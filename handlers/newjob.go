@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"mime/multipart"
@@ -16,6 +18,7 @@ import (
 	"omtx/api"
 	"omtx/chem"
 	"omtx/gpu/vina"
+	"omtx/hub"
 	"omtx/jobs"
 	"omtx/views"
 )
@@ -54,7 +57,11 @@ func (s *server) renderNewJob(c echo.Context, status int, v views.NewJobView, fr
 // newJobView is the form for the models this deployment lists, with the
 // asked model chosen when there is one of that name.
 func (s *server) newJobView(c echo.Context, model string) views.NewJobView {
-	v := views.NewJobView{Models: s.Service.Models(c.Request().Context()).Models, Targets: bundledTargets(),
+	targets := s.Targets
+	if targets == nil {
+		targets = BundledTargets(nil)
+	}
+	v := views.NewJobView{Models: s.Service.Models(c.Request().Context()).Models, Targets: targets,
 		Values: map[string]string{}, Errors: map[string]string{}}
 	v.Model = chooseModel(v.Models, model)
 	return v
@@ -84,13 +91,21 @@ func chooseModel(models []api.Model, name string) string {
 	return ""
 }
 
-// bundledTargets describes the docking targets a target field offers.
-func bundledTargets() []views.Target {
+// BundledTargets describes the docking targets a target field offers,
+// each with its picture when dock (the Vina adapter, which reads the
+// targets' files) is given and can draw it.
+func BundledTargets(dock *vina.Model) []views.Target {
 	var out []views.Target
 	for _, t := range vina.Targets() {
-		out = append(out, views.Target{ID: t.ID, Name: t.Name, PDBID: t.PDBID, Description: t.Description,
+		vt := views.Target{ID: t.ID, Name: t.Name, PDBID: t.PDBID, Description: t.Description,
 			Center: [3]float64{t.Box.CenterX, t.Box.CenterY, t.Box.CenterZ},
-			Size:   [3]float64{t.Box.SizeX, t.Box.SizeY, t.Box.SizeZ}})
+			Size:   [3]float64{t.Box.SizeX, t.Box.SizeY, t.Box.SizeZ}}
+		if dock != nil {
+			if tr, err := dock.TargetTrace(t.ID); err == nil {
+				vt.Picture = views.NewTargetPicture(tr.Segments, vt.Center, vt.Size)
+			}
+		}
+		out = append(out, vt)
 	}
 	return out
 }
@@ -103,6 +118,8 @@ type newJobForm struct {
 	up *upload
 	// file is the uploaded library's part, nil when none was chosen.
 	file *multipart.FileHeader
+	// receptor is the uploaded receptor's part, nil when none was chosen.
+	receptor *multipart.FileHeader
 	// pasted are the pasted ligands; lines their line in the text.
 	pasted []api.Ligand
 	lines  []int
@@ -125,6 +142,9 @@ func (s *server) readNewJobForm(c echo.Context) (*newJobForm, error) {
 		if fhs := up.form.File[views.FieldFile]; len(fhs) > 0 && fhs[0].Filename != "" && fhs[0].Size > 0 {
 			f.file = fhs[0]
 		}
+		if fhs := up.form.File[views.FieldReceptor]; len(fhs) > 0 && fhs[0].Filename != "" && fhs[0].Size > 0 {
+			f.receptor = fhs[0]
+		}
 	} else if err := r.ParseForm(); err != nil {
 		return nil, jobs.Errorf(jobs.ErrInvalid, "malformed form: %s", err)
 	}
@@ -137,9 +157,20 @@ func (s *server) readNewJobForm(c echo.Context) (*newJobForm, error) {
 	v.DropInvalid, _ = strconv.ParseBool(r.FormValue(views.FieldDrop))
 	if m, ok := v.Chosen(); ok {
 		for _, fd := range m.Fields {
+			if fd.Type == "box" {
+				for _, k := range views.BoxKeys {
+					if vals := r.Form[views.BoxFormName(fd, k)]; len(vals) > 0 {
+						v.Values[views.BoxValueKey(fd.Name, k)] = vals[0]
+					}
+				}
+				continue
+			}
 			if vals, ok := r.Form[views.ParamFormName(fd)]; ok && len(vals) > 0 {
 				v.Values[fd.Name] = vals[0]
 			}
+		}
+		if f.receptor != nil {
+			v.Values[views.FieldReceptor] = f.receptor.Filename
 		}
 	}
 	f.view = v
@@ -240,6 +271,17 @@ func submitRequest(v *views.NewJobView) api.SubmitBatchRequest {
 	}
 	params := map[string]any{}
 	for _, f := range m.Fields {
+		switch f.Type {
+		case "structure":
+			continue // the file, read by the caller
+		case "box":
+			if box, err := boxValue(f, v.Values); err != nil {
+				v.Errors[f.Name] = err.Error()
+			} else if box != nil {
+				params[f.Name] = box
+			}
+			continue
+		}
 		raw := strings.TrimSpace(v.Values[f.Name])
 		if raw == "" {
 			continue // the model's default, or its "is required"
@@ -266,6 +308,54 @@ func submitRequest(v *views.NewJobView) api.SubmitBatchRequest {
 		req.Parameters, _ = json.Marshal(params) // numbers, strings and booleans always encode
 	}
 	return req
+}
+
+// boxValue reads a box field's six numbers: nil when all are empty,
+// an error naming the first that is missing or not a number otherwise.
+func boxValue(f api.Field, values map[string]string) (map[string]float64, error) {
+	box := map[string]float64{}
+	empty := 0
+	for _, k := range views.BoxKeys {
+		if strings.TrimSpace(values[views.BoxValueKey(f.Name, k)]) == "" {
+			empty++
+		}
+	}
+	if empty == len(views.BoxKeys) {
+		return nil, nil
+	}
+	for _, k := range views.BoxKeys {
+		raw := strings.TrimSpace(values[views.BoxValueKey(f.Name, k)])
+		if raw == "" {
+			return nil, fmt.Errorf("%s is missing: give all six numbers, or none", k)
+		}
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%s must be a number, not %q", k, raw)
+		}
+		box[k] = x
+	}
+	return box, nil
+}
+
+// receptorUpload reads the form's uploaded receptor, nil when none.
+func (f *newJobForm) receptorUpload() (*api.ReceptorUpload, error) {
+	if f.receptor == nil {
+		return nil, nil
+	}
+	if f.receptor.Size > hub.MaxReceptorBytes {
+		return nil, jobs.FieldError(views.FieldReceptor, "%s is %.1f MB; the limit is %d MB", f.receptor.Filename,
+			float64(f.receptor.Size)/(1<<20), hub.MaxReceptorBytes>>20)
+	}
+	file, err := f.receptor.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open uploaded receptor: %w", err)
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, hub.MaxReceptorBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read uploaded receptor: %w", err)
+	}
+	return &api.ReceptorUpload{Name: f.receptor.Filename, Content: string(b)}, nil
 }
 
 // fieldValue parses a field's typed text by the field's type.
@@ -335,6 +425,13 @@ func (s *server) submitNewJob(c echo.Context, _ *principal) error {
 	}
 	if f.file != nil {
 		v.FileName = f.file.Filename
+	}
+	if req.Receptor, err = f.receptorUpload(); err != nil {
+		var je *jobs.Error
+		if !errors.As(err, &je) {
+			return err
+		}
+		v.Errors[views.FieldReceptor] = je.Message
 	}
 	if len(v.Errors) > 0 {
 		return s.renderNewJob(c, http.StatusBadRequest, *v, nil)

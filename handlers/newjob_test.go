@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"omtx/api"
+	"omtx/gpu"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -349,4 +351,86 @@ func TestSubmitNewPrediction(t *testing.T) {
 			t.Errorf("status %d to %q", rec.Code, rec.Header().Get("Location"))
 		}
 	})
+}
+
+// TestNewPredictionUploadedReceptor: the form takes a receptor file and a
+// box; without the box it comes back with the problem at the box field.
+func TestNewPredictionUploadedReceptor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.browser(alice)
+	pdb, err := os.ReadFile("../testdata/vina/1iep_receptorH.pdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{"model": "vina", "job_name": "my receptor", "target": "",
+		"ligands": "aspirin," + aspirin.SMILES, "csrf_token": a.csrf}
+	box := map[string]string{"center_x": "15.19", "center_y": "53.903", "center_z": "16.917", "size_x": "20", "size_y": "20", "size_z": "20"}
+	post := func(extra map[string]string) *httptest.ResponseRecorder {
+		t.Helper()
+		f := map[string]string{}
+		for k, v := range fields {
+			f[k] = v
+		}
+		for k, v := range extra {
+			f["parameters.box."+k] = v
+		}
+		body, ctype := multipartBody(t, f, "receptor", "1iep_receptorH.pdb", string(pdb))
+		return e.do(req{method: http.MethodPost, path: "/", cookie: a.cookie, body: body, ctype: ctype})
+	}
+
+	form := html(t, e.get(&a, "/?model=vina", false), http.StatusOK)
+	// Each bundled target is pictured: its Cα trace, box and pocket.
+	for _, id := range []string{"ABL1", "EGFR", "MPRO"} {
+		pic := form.Find(`[data-testid="target-picture"][data-target="` + id + `"]`)
+		if pic.Length() != 1 || pic.Find("polyline.trace").Length() == 0 || pic.Find("line.box-edge").Length() != 12 ||
+			pic.Find("polyline.pocket").Length() == 0 || !strings.Contains(pic.AttrOr("aria-label", ""), "inside the box") {
+			t.Errorf("picture of %s: %d found", id, pic.Length())
+		}
+	}
+	if typ := form.Find(`input[name="receptor"]`).AttrOr("type", ""); typ != "file" {
+		t.Fatalf("no receptor upload on the form (type %q)", typ)
+	}
+	if n := form.Find(`[data-testid^="box-"]`).Length(); n != 6 {
+		t.Fatalf("%d box inputs, want 6", n)
+	}
+	checkAccessible(t, form)
+
+	rec := post(map[string]string{"center_x": "15.19"})
+	doc := html(t, rec, http.StatusBadRequest)
+	if got := doc.Find(testid("error-box")).Text(); !strings.Contains(got, "center_y is missing") {
+		t.Errorf("partial box: %q", got)
+	}
+	if got := doc.Find(testid("chosen-receptor")).Text(); !strings.Contains(got, "1iep_receptorH.pdb") {
+		t.Errorf("the form forgets the chosen file: %q", got)
+	}
+	if v := doc.Find(testid("box-center_x")).AttrOr("value", ""); v != "15.19" {
+		t.Errorf("typed box value lost: %q", v)
+	}
+	doc = html(t, post(nil), http.StatusBadRequest)
+	if got := doc.Find(testid("error-box")).Text(); !strings.Contains(got, "required with an uploaded receptor") {
+		t.Errorf("no box: %q", got)
+	}
+
+	rec = post(box)
+	loc := rec.Header().Get("Location")
+	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/batch-results/") {
+		t.Fatalf("status %d, location %q: %s", rec.Code, loc, rec.Body)
+	}
+	id := strings.TrimPrefix(loc, "/batch-results/")
+	j, err := e.store.JobGet(context.Background(), e.users[alice].ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct {
+		Target   string          `json:"target"`
+		Receptor *gpu.Receptor   `json:"receptor"`
+		Params   json.RawMessage `json:"parameters"`
+	}
+	if err := json.Unmarshal(j.Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Target != "" || in.Receptor == nil || in.Receptor.Name != "1iep_receptorH.pdb" || !strings.Contains(string(in.Params), `"center_x":15.19`) {
+		t.Errorf("batch input %s", j.Input)
+	}
 }

@@ -145,6 +145,8 @@ var submitFields = []openapi.FormField{
 	{Name: "parameters", Description: "model options as a JSON object"},
 	{Name: "drop_invalid", Description: "true to submit the valid ligands and list the invalid ones"},
 	{Name: "webhook_url"}, {Name: "webhook_secret"},
+	{Name: "receptor", File: true, Description: "an uploaded receptor, PDB or mmCIF (Vina, instead of target; needs parameters.box)"},
+	{Name: "receptor_format", Description: "pdb or cif when the receptor's name does not tell"},
 }
 
 var validateFields = []openapi.FormField{

@@ -26,6 +26,7 @@ import (
 	"omtx/openapi"
 	"omtx/ratelimit"
 	"omtx/static"
+	"omtx/views"
 )
 
 // Service is what the handlers need from the application service
@@ -131,6 +132,10 @@ type Deps struct {
 	// pages read it before what they show and connect to Live since it.
 	// nil: the pages are not live and update on reload.
 	LiveHead func(ctx context.Context, userID string) (int64, error)
+	// Targets are the bundled docking targets the New prediction form
+	// describes, with their pictures; nil: described from vina.Targets()
+	// without pictures.
+	Targets []views.Target
 }
 
 // server holds the dependencies the handlers share.

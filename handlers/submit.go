@@ -111,6 +111,14 @@ func submitForm(up *upload) (api.SubmitBatchRequest, error) {
 		}
 		req.DropInvalid = b
 	}
+	if text, name, ok, err := up.optionalText("receptor", hub.MaxReceptorBytes); err != nil {
+		return req, err
+	} else if ok {
+		req.Receptor = &api.ReceptorUpload{Name: name, Content: text}
+		if f, ok := up.value("receptor_format"); ok {
+			req.Receptor.Format = f
+		}
+	}
 	url, hasURL := up.value("webhook_url")
 	secret, hasSecret := up.value("webhook_secret")
 	if hasURL || hasSecret {

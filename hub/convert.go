@@ -122,6 +122,7 @@ func apiBatch(b *jobs.Batch) api.Batch {
 		ModelVersion:  b.ModelVersion,
 		ProteinName:   in.ProteinName,
 		Target:        in.Target,
+		Receptor:      apiReceptor(in.Receptor),
 		Status:        string(b.Status),
 		Paused:        b.Paused,
 		Progress:      apiProgress(b.Progress),
@@ -174,4 +175,13 @@ func (s *Service) apiJob(j *jobs.Job, files []string) api.Job {
 		out.MetricInfo = apiMetrics(m.Info().Metrics)
 	}
 	return out
+}
+
+// apiReceptor describes an uploaded receptor; nil without one.
+func apiReceptor(r *gpu.Receptor) *api.Receptor {
+	if r == nil {
+		return nil
+	}
+	return &api.Receptor{Name: r.Name, Format: r.Format, SHA256: r.SHA256, Atoms: r.Atoms, Residues: r.Residues,
+		Chains: append([]string{}, r.Chains...)}
 }

@@ -32,6 +32,17 @@ type plan struct {
 	input   gpu.Input // normalized
 	name    string
 	webhook *jobs.Webhook
+	// receptorPDB is an uploaded receptor as the PDB text stored under
+	// gpu.ReceptorKey(input.Receptor.SHA256); nil without one.
+	receptorPDB []byte
+}
+
+// planRequest is what a submission asks for, whatever its route.
+type planRequest struct {
+	Model, JobName, Sequence, ProteinName, Target string
+	Receptor                                      *api.ReceptorUpload
+	Parameters                                    json.RawMessage
+	Webhook                                       *api.Webhook
 }
 
 // workKey is what makes two jobs identical work: the model's input
@@ -40,17 +51,22 @@ type plan struct {
 type workKey struct {
 	ProteinSequence string          `json:"protein_sequence,omitempty"`
 	Target          string          `json:"target,omitempty"`
+	Receptor        string          `json:"receptor,omitempty"` // the uploaded receptor's digest
 	Parameters      json.RawMessage `json:"parameters,omitempty"`
 	SMILES          string          `json:"smiles,omitempty"`
 }
 
 func (p *plan) contentKey(canonicalSMILES string) (string, error) {
-	return jobs.ContentKey(p.info.Name, p.info.Version, workKey{
+	k := workKey{
 		ProteinSequence: p.input.ProteinSequence,
 		Target:          p.input.Target,
 		Parameters:      p.input.Parameters,
 		SMILES:          canonicalSMILES,
-	})
+	}
+	if p.input.Receptor != nil {
+		k.Receptor = p.input.Receptor.SHA256
+	}
+	return jobs.ContentKey(p.info.Name, p.info.Version, k)
 }
 
 // submittable returns the named model if this deployment takes
@@ -91,27 +107,33 @@ func (s *Service) acceptedNames() []string {
 // plan checks everything a submission's jobs share: the model, the
 // protein or target, the parameters (by the model), the name and the
 // webhook.
-func (s *Service) plan(ctx context.Context, modelName, jobName, seq, proteinName, target string, params json.RawMessage, hook *api.Webhook) (*plan, error) {
-	m, err := s.submittable(ctx, modelName)
+func (s *Service) plan(ctx context.Context, r planRequest) (*plan, error) {
+	m, err := s.submittable(ctx, r.Model)
 	if err != nil {
 		return nil, err
 	}
 	p := &plan{model: m, info: m.Info()}
-	raw, err := compactParams(params)
+	raw, err := compactParams(r.Parameters)
 	if err != nil {
 		return nil, err
 	}
-	p.input = gpu.Input{ProteinName: strings.TrimSpace(proteinName), ProteinSequence: seq, Target: strings.TrimSpace(target), Parameters: raw}
+	p.input = gpu.Input{ProteinName: strings.TrimSpace(r.ProteinName), ProteinSequence: r.Sequence,
+		Target: strings.TrimSpace(r.Target), Parameters: raw}
+	if r.Receptor != nil {
+		if p.input.Receptor, p.receptorPDB, err = readReceptor(p.info, *r.Receptor); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.Validate(p.input); err != nil {
 		return nil, inputError(err, p.info)
 	}
 	p.input = normalize(p.input, p.info)
-	p.name = strings.TrimSpace(jobName)
+	p.name = strings.TrimSpace(r.JobName)
 	if utf8.RuneCountInString(p.name) > maxJobNameLen {
 		return nil, jobs.FieldError("job_name", "must be at most %d characters", maxJobNameLen)
 	}
-	if hook != nil {
-		w, err := checkWebhook(*hook)
+	if r.Webhook != nil {
+		w, err := checkWebhook(*r.Webhook)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +162,7 @@ func compactParams(raw json.RawMessage) (json.RawMessage, error) {
 // topFields are the fields of the submit body itself; any other field a
 // model's validation names is one of its parameters.
 var topFields = map[string]bool{"protein_sequence": true, "protein_name": true, "target": true, "parameters": true,
-	"model_name": true, "job_name": true, "ligands": true}
+	"model_name": true, "job_name": true, "ligands": true, "receptor": true}
 
 // inputError names a model's validation error by its place in the request
 // body: parameters are "parameters.NAME".
@@ -218,7 +240,8 @@ func checkWebhook(h api.Webhook) (*jobs.Webhook, error) {
 // returned, so that a caller never holds the id of a batch that runs
 // without its files.
 func (s *Service) SubmitBatch(ctx context.Context, c Caller, req api.SubmitBatchRequest) (*api.SubmitBatchResponse, error) {
-	p, err := s.plan(ctx, req.ModelName, req.JobName, req.ProteinSequence, req.ProteinName, req.Target, req.Parameters, req.Webhook)
+	p, err := s.plan(ctx, planRequest{Model: req.ModelName, JobName: req.JobName, Sequence: req.ProteinSequence,
+		ProteinName: req.ProteinName, Target: req.Target, Receptor: req.Receptor, Parameters: req.Parameters, Webhook: req.Webhook})
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +263,8 @@ func (s *Service) SubmitBatch(ctx context.Context, c Caller, req api.SubmitBatch
 // The file's rows are checked as SubmitBatch checks ligands, and problems
 // carry their row and line.
 func (s *Service) SubmitLibrary(ctx context.Context, c Caller, req api.SubmitBatchRequest, file io.Reader, filename string) (*api.SubmitBatchResponse, error) {
-	p, err := s.plan(ctx, req.ModelName, req.JobName, req.ProteinSequence, req.ProteinName, req.Target, req.Parameters, req.Webhook)
+	p, err := s.plan(ctx, planRequest{Model: req.ModelName, JobName: req.JobName, Sequence: req.ProteinSequence,
+		ProteinName: req.ProteinName, Target: req.Target, Receptor: req.Receptor, Parameters: req.Parameters, Webhook: req.Webhook})
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +316,9 @@ func (s *Service) submitBatch(ctx context.Context, c Caller, p *plan, valid []ch
 	if name == "" {
 		name = fmt.Sprintf("%s screen of %d ligands", p.info.Name, len(valid))
 	}
+	if err := s.storeReceptor(ctx, p); err != nil {
+		return nil, err
+	}
 	parent, err := s.store.Submit(ctx, jobs.Submission{
 		UserID: c.UserID, Model: p.info.Name, ModelVersion: p.info.Version, Name: name, Input: input,
 		Children: children, MaxRunning: c.MaxRunning, RequestID: c.RequestID, Webhook: p.webhook,
@@ -322,7 +349,8 @@ func (s *Service) writeBatchStart(ctx context.Context, parent *jobs.Job, n int, 
 // Predict submits one prediction: an individual job with its ligand (for
 // models that take one).
 func (s *Service) Predict(ctx context.Context, c Caller, req api.PredictRequest) (*api.PredictResponse, error) {
-	p, err := s.plan(ctx, req.ModelName, req.JobName, req.ProteinSequence, req.ProteinName, req.Target, req.Parameters, nil)
+	p, err := s.plan(ctx, planRequest{Model: req.ModelName, JobName: req.JobName, Sequence: req.ProteinSequence,
+		ProteinName: req.ProteinName, Target: req.Target, Receptor: req.Receptor, Parameters: req.Parameters})
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +380,9 @@ func (s *Service) Predict(ctx context.Context, c Caller, req api.PredictRequest)
 		if in.Ligand != nil {
 			name += " " + in.Ligand.Name
 		}
+	}
+	if err := s.storeReceptor(ctx, p); err != nil {
+		return nil, err
 	}
 	j, err := s.store.Submit(ctx, jobs.Submission{UserID: c.UserID, Model: p.info.Name, ModelVersion: p.info.Version,
 		Name: name, Input: raw, ContentKey: key, MaxRunning: c.MaxRunning, RequestID: c.RequestID})

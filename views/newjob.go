@@ -26,6 +26,8 @@ const (
 	FieldLigands = "ligands"
 	FieldFile    = "file"
 	FieldDrop    = "drop_invalid"
+	// FieldReceptor is a model's uploaded structure (a Top field).
+	FieldReceptor = "receptor"
 	// paramPrefix prefixes the form names of a model's parameters, so that
 	// they never collide with the form's own fields.
 	paramPrefix = "parameters."
@@ -59,6 +61,17 @@ type Target struct {
 	Description string
 	// Box is the binding-site box: center and size in Å.
 	Center, Size [3]float64
+	// Picture is the target's Cα trace with its box; nil when unknown.
+	Picture *TargetPicture
+}
+
+// PictureLabel describes the picture for screen readers.
+func (t Target) PictureLabel() string {
+	if t.Picture == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s: Cα trace of %d residues along its two principal axes, the docking box as a wireframe, "+
+		"the %d residues inside the box highlighted", t.Label(), t.Picture.Residues, t.Picture.PocketResidues)
 }
 
 // Label is the target's option text: "ABL1: ABL1 kinase domain (PDB 1IEP)".
@@ -293,9 +306,46 @@ func (f FormField) Control() string {
 		return "textarea"
 	case f.Type == "boolean":
 		return "checkbox"
+	case f.Type == "structure":
+		return "file"
+	case f.Type == "box":
+		return "box"
 	}
 	return "input"
 }
+
+// StructureAccept is the accept attribute of a structure upload.
+const StructureAccept = ".pdb,.ent,.cif,.mmcif"
+
+// BoxKeys are a docking box's six numbers, in form and API order.
+var BoxKeys = []string{"center_x", "center_y", "center_z", "size_x", "size_y", "size_z"}
+
+// BoxPart is one number of a box field.
+type BoxPart struct {
+	Key, Label, Name, ID, Value string
+}
+
+// BoxParts are a box field's six inputs, with what was typed.
+func (f FormField) BoxParts(values map[string]string) []BoxPart {
+	out := make([]BoxPart, len(BoxKeys))
+	for i, k := range BoxKeys {
+		axis := strings.ToUpper(k[len(k)-1:])
+		label := "Centre " + axis
+		if strings.HasPrefix(k, "size") {
+			label = "Size " + axis
+		}
+		out[i] = BoxPart{Key: k, Label: label, Name: BoxFormName(f.Field, k), ID: f.ID() + "-" + k,
+			Value: values[BoxValueKey(f.Name, k)]}
+	}
+	return out
+}
+
+// BoxFormName is the form name of one number of a box field.
+func BoxFormName(f api.Field, key string) string { return ParamFormName(f) + "." + key }
+
+// BoxValueKey is where a box number's typed text is kept in the view's
+// Values.
+func BoxValueKey(field, key string) string { return field + "." + key }
 
 // InputType is an input's type attribute.
 func (f FormField) InputType() string {

@@ -3,6 +3,7 @@ package views
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"omtx/api"
@@ -258,6 +259,13 @@ func Position(r api.ResultRow) string { return strconv.Itoa(r.Index + 1) }
 // bundled target, or both.
 func (v ResultsView) Target() string {
 	b := v.Batch
+	if r := b.Receptor; r != nil {
+		s := "uploaded receptor " + r.Name + " (" + strconv.Itoa(r.Residues) + " residues, chains " + strings.Join(r.Chains, ", ") + ")"
+		if b.ProteinName != "" {
+			s = b.ProteinName + ": " + s
+		}
+		return s
+	}
 	switch {
 	case b.ProteinName != "" && b.Target != "" && b.ProteinName != b.Target:
 		return b.ProteinName + " (" + b.Target + ")"

@@ -131,4 +131,8 @@ func TestResultsDownloads(t *testing.T) {
 	if got := v.Target(); got != "ABL1 kinase (ABL1)" {
 		t.Errorf("target %q", got)
 	}
+	up := ResultsView{Batch: api.Batch{ProteinName: "my kinase", Receptor: &api.Receptor{Name: "abl.pdb", Residues: 277, Chains: []string{"A"}}}}
+	if got := up.Target(); got != "my kinase: uploaded receptor abl.pdb (277 residues, chains A)" {
+		t.Errorf("uploaded receptor %q", got)
+	}
 }

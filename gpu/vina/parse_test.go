@@ -117,6 +117,41 @@ func TestCleanReceptor(t *testing.T) {
 			t.Errorf("%s: cleaned PDB has %d ATOM lines", tc.file, n)
 		}
 	}
+	// Selenomethionines (HETATM MSE in 1A8O) stay in the chain, as
+	// methionines with a sulfur.
+	raw, err := os.ReadFile("../../chem/structure/testdata/1A8O.pdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, atoms, _, err := cleanReceptor(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, sd := 0, 0
+	for _, a := range atoms {
+		if a.ResName == "MSE" || a.Element == "Se" || a.Het {
+			t.Fatalf("kept %+v", a)
+		}
+		if a.ResName == "MET" && a.Name == "CA" {
+			met++
+		}
+		if a.ResName == "MET" && a.Name == "SD" {
+			sd++
+			if a.Element != "S" {
+				t.Errorf("SD element %q", a.Element)
+			}
+		}
+	}
+	if met != 4 || sd != 4 {
+		t.Errorf("1A8O: %d methionines, %d SD atoms; want the 4 selenomethionines as methionines", met, sd)
+	}
+	for _, line := range strings.Split(string(clean), "\n") {
+		if strings.Contains(line, " MET ") {
+			if a, err := ParsePDBAtom(line); err != nil || a.Het || a.ResName != "MET" {
+				t.Fatalf("rewritten record %q: %+v %v", line, a, err)
+			}
+		}
+	}
 	if _, _, _, err := cleanReceptor([]byte("HETATM    1  O   HOH A   1       0.000   0.000   0.000  1.00  0.00           O\n"), nil); err == nil {
 		t.Error("water only: no error")
 	}

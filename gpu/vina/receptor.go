@@ -19,8 +19,8 @@ import (
 
 // receptorRecipe names the receptor preparation below; change it when the
 // preparation changes so that cached receptors are rebuilt.
-const receptorRecipe = "receptor-v1: ATOM records of the kept chains, first alternate location, " +
-	"metal ions kept, waters and other HETATM dropped; obabel -xr --partialcharge gasteiger, " +
+const receptorRecipe = "receptor-v2: ATOM records of the kept chains, first alternate location, " +
+	"selenomethionine (MSE) as methionine, metal ions kept, waters and other HETATM dropped; obabel -xr --partialcharge gasteiger, " +
 	"with -h -p 7.4 when the PDB has no hydrogens"
 
 // metals are HETATM residues kept in a receptor (structural and catalytic
@@ -129,6 +129,9 @@ func cleanReceptor(pdb []byte, chains []string) ([]byte, []PDBAtom, bool, error)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("receptor line %d: %w", line, err)
 		}
+		if a.Het && a.ResName == "MSE" {
+			s, a = mseAsMet(s, a)
+		}
 		if a.Het && !metals[a.ResName] {
 			continue
 		}
@@ -163,6 +166,30 @@ func cleanReceptor(pdb []byte, chains []string) ([]byte, []PDBAtom, bool, error)
 	return out.Bytes(), atoms, hasH, nil
 }
 
+// UploadedTarget is the target id of a job that docks into an uploaded
+// receptor.
+const UploadedTarget = "uploaded"
+
+// mseAsMet rewrites a selenomethionine (MSE) HETATM record as the
+// methionine ATOM record it stands for (SE becomes SD, a sulfur), as
+// structure preparation tools do: crystallographers use MSE for phasing,
+// it is part of the chain, and Vina has no selenium type.
+func mseAsMet(line string, a PDBAtom) (string, PDBAtom) {
+	b := []byte(line)
+	for len(b) < 78 {
+		b = append(b, ' ')
+	}
+	copy(b[0:6], "ATOM  ")
+	copy(b[17:20], "MET")
+	a.Het, a.ResName = false, "MET"
+	if a.Name == "SE" {
+		copy(b[12:16], " SD ")
+		copy(b[76:78], " S")
+		a.Name, a.Element = "SD", "S"
+	}
+	return strings.TrimRight(string(b), " "), a
+}
+
 // receptor is a prepared receptor: the cleaned PDB (for structure.cif)
 // and its PDBQT (for Vina).
 type receptor struct {
@@ -176,7 +203,13 @@ type receptor struct {
 // prepareReceptor converts a bundled target's receptor, once per content
 // and recipe when the task has a cache.
 func (m *Model) prepareReceptor(ctx context.Context, t gpu.Task, tg Target) (*receptor, error) {
-	raw, err := fs.ReadFile(m.cfg.Targets, tg.Receptor)
+	var raw []byte
+	var err error
+	if tg.ID == UploadedTarget {
+		raw, err = os.ReadFile(t.Receptor)
+	} else {
+		raw, err = fs.ReadFile(m.cfg.Targets, tg.Receptor)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("receptor %s: %w", tg.ID, err)
 	}

@@ -18,10 +18,13 @@ import (
 
 // Details is what a Vina job adds to its results.json.
 type Details struct {
-	Target     Target     `json:"target"`
-	Box        Box        `json:"box"`
-	Parameters Params     `json:"parameters"`
-	Ligand     LigandInfo `json:"ligand"`
+	Target Target `json:"target"`
+	// Receptor describes an uploaded receptor (Target.ID is then
+	// UploadedTarget).
+	Receptor   *gpu.Receptor `json:"uploaded_receptor,omitempty"`
+	Box        Box           `json:"box"`
+	Parameters Params        `json:"parameters"`
+	Ligand     LigandInfo    `json:"ligand"`
 	// Poses are the poses of the best conformer's run, best first.
 	Poses []PoseSummary `json:"poses"`
 	// Conformers are the per-conformer runs.
@@ -90,6 +93,12 @@ func (m *Model) Run(ctx context.Context, t gpu.Task) (*gpu.Output, error) {
 		return nil, gpu.Permanent(err)
 	}
 	tg, _ := findTarget(t.Input.Target)
+	if up := t.Input.Receptor; up != nil {
+		if t.Receptor == "" {
+			return nil, gpu.Permanentf("receptor %s: the runner gave no file", up.Name)
+		}
+		tg = Target{ID: UploadedTarget, Name: up.Name}
+	}
 	p, _ := m.parseParams(t.Input.Parameters)
 	box := tg.Box
 	if p.Box != nil {
@@ -260,7 +269,7 @@ func (m *Model) Run(ctx context.Context, t gpu.Task) (*gpu.Output, error) {
 		metrics["ligand_efficiency"] = math.Round(-affinity/float64(heavy)*10000) / 10000
 	}
 	d := Details{
-		Target: tg, Box: box, Parameters: p, BestConformer: best + 1, Conformers: runs,
+		Target: tg, Receptor: t.Input.Receptor, Box: box, Parameters: p, BestConformer: best + 1, Conformers: runs,
 		ReceptorKey: rec.Key, Versions: m.Versions(), CPUs: m.cfg.CPUs,
 		Ligand: LigandInfo{Name: name, SMILES: t.Ligand.SMILES, DockedSMILES: prep.SMILES,
 			Formula: mol.Formula(), DockedFormula: prep.Formula,

@@ -162,3 +162,59 @@ func checkTargets(fsys fs.FS) error {
 	}
 	return nil
 }
+
+// Trace is a bundled target's Cα trace, for a picture of the target with
+// its box.
+type Trace struct {
+	// Segments are runs of consecutive Cα positions (Å): a new segment
+	// starts at each chain and wherever neighbours are more than
+	// maxCAStep apart (a gap in the model).
+	Segments [][][3]float64
+	Box      Box
+}
+
+// maxCAStep is the longest Cα-Cα distance of bonded residues, with slack
+// (3.8 Å in trans peptides).
+const maxCAStep = 4.2
+
+// TargetTrace reads a bundled target's receptor as docking keeps it and
+// returns its Cα trace with the target's box.
+func (m *Model) TargetTrace(id string) (Trace, error) {
+	tg, ok := findTarget(id)
+	if !ok {
+		return Trace{}, fmt.Errorf("unknown target %q", id)
+	}
+	raw, err := fs.ReadFile(m.cfg.Targets, tg.Receptor)
+	if err != nil {
+		return Trace{}, fmt.Errorf("target %s: %w", tg.ID, err)
+	}
+	_, atoms, _, err := cleanReceptor(raw, tg.Chains)
+	if err != nil {
+		return Trace{}, fmt.Errorf("target %s: %w", tg.ID, err)
+	}
+	tr := Trace{Box: tg.Box}
+	var seg [][3]float64
+	chain := ""
+	for _, a := range atoms {
+		if a.Het || a.Name != "CA" {
+			continue
+		}
+		p := [3]float64{a.X, a.Y, a.Z}
+		if len(seg) > 0 && (a.Chain != chain || dist(seg[len(seg)-1], p) > maxCAStep) {
+			tr.Segments = append(tr.Segments, seg)
+			seg = nil
+		}
+		seg, chain = append(seg, p), a.Chain
+	}
+	if len(seg) > 0 {
+		tr.Segments = append(tr.Segments, seg)
+	}
+	if len(tr.Segments) == 0 {
+		return Trace{}, fmt.Errorf("target %s: no Cα atoms", tg.ID)
+	}
+	return tr, nil
+}
+
+func dist(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}

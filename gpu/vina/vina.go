@@ -151,13 +151,19 @@ func (m *Model) Info() gpu.Info {
 	return gpu.Info{
 		Name:    "vina",
 		Version: Version,
-		Description: "AutoDock Vina docking of a small molecule into a bundled target's binding site " +
+		Description: "AutoDock Vina docking of a small molecule into a bundled target's binding site or an uploaded receptor " +
 			"(RDKit conformers, Open Babel preparation); CPU only.",
 		Resource: gpu.CPU,
 		Ligands:  true,
 		Fields: []gpu.Field{
-			{Name: "target", Label: "Target", Type: gpu.FieldTarget, Required: true, Enum: ids, Top: true,
-				Help: "Bundled receptor with its binding-site box."},
+			{Name: "target", Label: "Target", Type: gpu.FieldTarget, Enum: ids, Top: true,
+				Help: "Bundled receptor with its binding-site box; or upload your own receptor below."},
+			{Name: "receptor", Label: "Or your receptor (PDB or mmCIF)", Type: gpu.FieldStructure, Top: true,
+				Help: "Protein chains, their first alternate locations and metal ions are kept; waters and " +
+					"ligands go. Give the docking box below."},
+			{Name: "box", Label: "Docking box (Å)", Type: gpu.FieldBox,
+				Help: "Centre and size in the receptor's coordinates. Required with an uploaded receptor; " +
+					"overrides a bundled target's box."},
 			{Name: "exhaustiveness", Label: "Exhaustiveness", Type: gpu.FieldInteger, Default: DefaultExhaustiveness,
 				Min: ptr(1), Max: ptr(float64(m.cfg.MaxExhaustiveness)),
 				Help: "Search effort per conformer; time grows with it."},
@@ -218,16 +224,28 @@ func firstLine(b []byte) string {
 	return strings.TrimSpace(s)
 }
 
-// Validate implements gpu.Model.
+// Validate implements gpu.Model. A job docks into a bundled target or
+// into an uploaded receptor, which needs a box (parameters.box).
 func (m *Model) Validate(in gpu.Input) error {
-	if strings.TrimSpace(in.Target) == "" {
-		return jobs.FieldError("target", "is required (one of %s)", strings.Join(m.targetIDs(), ", "))
+	target := strings.TrimSpace(in.Target)
+	switch {
+	case target != "" && in.Receptor != nil:
+		return jobs.FieldError("target", "give a bundled target or upload a receptor, not both")
+	case target == "" && in.Receptor == nil:
+		return jobs.FieldError("target", "is required (one of %s), unless you upload a receptor with a box", strings.Join(m.targetIDs(), ", "))
+	case in.Receptor == nil:
+		if _, ok := findTarget(target); !ok {
+			return jobs.FieldError("target", "unknown target %q (one of %s)", in.Target, strings.Join(m.targetIDs(), ", "))
+		}
 	}
-	if _, ok := findTarget(in.Target); !ok {
-		return jobs.FieldError("target", "unknown target %q (one of %s)", in.Target, strings.Join(m.targetIDs(), ", "))
+	p, err := m.parseParams(in.Parameters)
+	if err != nil {
+		return err
 	}
-	_, err := m.parseParams(in.Parameters)
-	return err
+	if in.Receptor != nil && p.Box == nil {
+		return jobs.FieldError("box", "is required with an uploaded receptor: give center_x, center_y, center_z, size_x, size_y, size_z in Å, in the receptor's coordinates")
+	}
+	return nil
 }
 
 // ValidateLigand checks a ligand's SMILES with the project's parser.

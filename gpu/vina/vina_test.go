@@ -157,6 +157,22 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	// An uploaded receptor instead of a target needs a box.
+	up := &gpu.Receptor{Name: "mine.pdb", Format: "pdb", SHA256: strings.Repeat("a", 64)}
+	box := `{"box": {"center_x": 1, "center_y": 2, "center_z": 3, "size_x": 20, "size_y": 20, "size_z": 20}}`
+	for _, tc := range []struct {
+		name, target, params, field string
+	}{
+		{"receptor and box", "", box, ""},
+		{"receptor without box", "", ``, "box"},
+		{"receptor and target", "ABL1", box, "target"},
+	} {
+		err := m.Validate(gpu.Input{Target: tc.target, Receptor: up, Parameters: json.RawMessage(tc.params)})
+		var je *jobs.Error
+		if tc.field == "" && err != nil || tc.field != "" && (!errors.As(err, &je) || je.Field != tc.field) {
+			t.Errorf("%s: error %v, want field %q", tc.name, err, tc.field)
+		}
+	}
 	// Limits come from the configuration.
 	small := newModel(t, Config{MaxExhaustiveness: 4, MaxPoses: 3})
 	if err := small.Validate(gpu.Input{Target: "ABL1", Parameters: json.RawMessage(`{"exhaustiveness": 5}`)}); err == nil {
@@ -334,5 +350,53 @@ func TestLigprepPrepare(t *testing.T) {
 		if n := len(SplitSDF(string(recs))); n != p.Conformers {
 			t.Errorf("%s: %d records for %d conformers", tc.smiles, n, p.Conformers)
 		}
+	}
+}
+
+// An uploaded receptor docks exactly as the bundled target made of the
+// same file and box: same receptor preparation, same poses, same scores.
+func TestDockUploadedReceptor(t *testing.T) {
+	m := needPrograms(t, Config{Conformers: 1})
+	smiles := "CC(=O)Oc1ccccc1C(=O)O"
+	tg, _ := m.Target("ABL1")
+	params := map[string]any{"exhaustiveness": 1, "seed": 3, "box": tg.Box}
+	bundled, _ := runTask(t, m, "ABL1", "aspirin", smiles, params)
+
+	pdb, err := os.ReadFile("../../testdata/" + tg.Receptor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "receptor.pdb")
+	if err := os.WriteFile(path, pdb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(params)
+	cache, err := gpu.NewCache(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &gpu.Receptor{Name: "1iep_receptorH.pdb", Format: "pdb", SHA256: strings.Repeat("b", 64)}
+	task := gpu.Task{JobID: "job-upload", Input: gpu.Input{Receptor: up, Parameters: raw},
+		Ligand: gpu.Ligand{Name: "aspirin", SMILES: smiles}, Receptor: path, Dir: t.TempDir(), Cache: cache,
+		Exec: gpu.ProcessExecutor{Log: testLog{t}}, Log: testLog{t}}
+	out, err := m.Run(context.Background(), task)
+	if err != nil {
+		t.Fatalf("Run with an uploaded receptor: %v", err)
+	}
+	if out.Metrics["affinity"] != bundled.Metrics["affinity"] {
+		t.Errorf("uploaded receptor: %v kcal/mol, bundled target: %v", out.Metrics["affinity"], bundled.Metrics["affinity"])
+	}
+	d := out.Details.(Details)
+	if d.Target.ID != UploadedTarget || d.Target.Name != up.Name || d.Receptor != up || d.Box != tg.Box {
+		t.Errorf("details target %+v receptor %+v box %+v", d.Target, d.Receptor, d.Box)
+	}
+	cif, err := os.ReadFile(out.Files["structure.cif"])
+	if err != nil || !strings.Contains(string(cif), "_atom_site.") {
+		t.Errorf("structure.cif: %v", err)
+	}
+	// Without the file the runner should have fetched, the job fails for good.
+	task.Receptor, task.Dir = "", t.TempDir()
+	if _, err := m.Run(context.Background(), task); !gpu.IsPermanent(err) {
+		t.Errorf("no receptor file: %v", err)
 	}
 }
