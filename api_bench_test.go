@@ -57,7 +57,7 @@ func newAPIBench(tb testing.TB) *apiBench {
 	l.ReadPerMinute, l.SubmitPerMinute = 1e9, 1e9
 	limits[accounts.TierEnterprise] = l
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h, stop, err := newServer(ctx, b, users, limits, metrics.New(b.store.Stats), []string{"vina"}, log)
+	h, stop, err := newServer(ctx, b, users, limits, metrics.New(b.store.Stats), []string{"vina"}, false, log)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -54,14 +54,15 @@ const usage = `omtx: OMTX-Hub, protein-ligand prediction for drug discovery
 
 Usage:
   omtx serve   [--addr 127.0.0.1:8080] [--data DIR] [--workers N]   web server with in-process workers
-  omtx worker  [--data DIR] [--workers N]                           runner only
+  omtx worker  [--data DIR] [--workers N] [--models vina,boltz2]    runner only (default: every model this host runs)
                [--lease-ttl 2m] [--rescue-every 10s]                (both commands)
   omtx models                                                       models and whether this host runs them
   omtx users add NAME [--tier default|premium|enterprise]           a new user; prints an API token
   omtx submit | status | results | download | demo                  the API client (omtx CMD -h)
   omtx version
 
-GPU engines (environment): OMTX_BOLTZ, OMTX_BOLTZ_CACHE, OMTX_CHAI (program paths),
+Engines (environment): OMTX_VINA_CPUS (Vina's --cpu; default all cores),
+  OMTX_BOLTZ, OMTX_BOLTZ_CACHE, OMTX_CHAI (program paths),
   OMTX_MSA_SERVER=true to compute MSAs with the public MSA server.
 
 Backends (flags or environment):
@@ -122,6 +123,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 
 // config is what the commands share.
 type config struct {
+	// metricsAddr, when set, serves /metrics there instead of on addr.
+	metricsAddr string
+	// models are the models the workers run (--models); empty: every
+	// model this host can run.
+	models  string
 	addr    string
 	dataDir string
 	workers int
@@ -165,6 +171,8 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	fs.StringVar(&c.blob, "blob", env("OMTX_BLOB", ""), "result files bucket URL")
 	fs.StringVar(&c.auth, "auth", env("OMTX_AUTH", "local"), "sign-in: local")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("OMTX_LEASE_TTL", 2*time.Minute), "lease term of a running job (heartbeats every third)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("OMTX_METRICS_ADDR", ""), "serve /metrics on this address only, not on --addr (e.g. a cluster-internal port)")
+	fs.StringVar(&c.models, "models", env("OMTX_WORKER_MODELS", ""), "models the workers run, comma-separated (default: every model this host can run)")
 	fs.DurationVar(&c.rescueEvery, "rescue-every", envDuration("OMTX_RESCUE_EVERY", 10*time.Second), "how often expired leases are returned")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -185,6 +193,9 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	}
 	if c.auth != "local" {
 		return c, fmt.Errorf("--auth %q: this build signs users in with local API tokens only (--auth local)", c.auth)
+	}
+	if _, err := workerModels(c.models); err != nil {
+		return c, err
 	}
 	if c.leaseTTL < time.Second || c.rescueEvery <= 0 {
 		return c, fmt.Errorf("--lease-ttl must be at least 1s and --rescue-every positive")
@@ -258,7 +269,7 @@ func newRegistry() (*gpu.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	dock, err := vina.New(vina.Config{Targets: targets})
+	dock, err := vina.New(vina.Config{Targets: targets, CPUs: envInt("OMTX_VINA_CPUS", 0)})
 	if err != nil {
 		return nil, err
 	}
@@ -271,15 +282,32 @@ func newRegistry() (*gpu.Registry, error) {
 	), nil
 }
 
+// workerModels reads --models: model names, comma-separated; nil for
+// none given. Unknown names are refused by the registry check in worker.
+func workerModels(v string) ([]string, error) {
+	var out []string
+	for _, m := range strings.Split(v, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	if strings.TrimSpace(v) != "" && len(out) == 0 {
+		return nil, fmt.Errorf("--models %q names no model", v)
+	}
+	return out, nil
+}
+
 // startWorkers runs n runners and one rescuer until ctx ends. m may be
 // nil (no metrics).
 func startWorkers(ctx context.Context, b *backends, c config, n int, m *metrics.Metrics, log *slog.Logger) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	host, _ := os.Hostname()
 	hooks := webhook.NewSender(webhook.SenderConfig{Clock: b.clock, Log: log, Observe: m.Webhook})
+	models, _ := workerModels(c.models) // checked by parseFlags
 	for i := 0; i < n; i++ {
 		r, err := gpu.NewRunner(gpu.RunnerConfig{Store: b.store, Results: b.results, Registry: b.registry, Clock: b.clock, Log: log,
-			Owner: fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work"), LeaseTTL: c.leaseTTL,
+			Models: models,
+			Owner:  fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i), WorkDir: filepath.Join(c.dataDir, "work"), LeaseTTL: c.leaseTTL,
 			Metrics: m, Webhooks: hooks})
 		if err != nil {
 			log.Error("runner", "err", err)
@@ -319,7 +347,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	m := metrics.New(b.store.Stats)
-	e, stopLive, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers), log)
+	e, stopLive, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers),
+		c.metricsAddr != "", log)
 	if err != nil {
 		return err
 	}
@@ -329,6 +358,19 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	if c.metricsAddr != "" {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		fmt.Fprintf(stdout, "Metrics on http://%s/metrics\n", mln.Addr())
+	}
 	wctx, cancelWorkers := context.WithCancel(ctx)
 	wg := startWorkers(wctx, b, c, c.workers, m, log)
 	fmt.Fprintf(stdout, "OMTX-Hub serving on http://%s (data in %s, %d workers)\n", ln.Addr(), c.dataDir, c.workers)
@@ -357,7 +399,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 // assets and their WebSocket. stop ends the WebSockets (an http.Server's
 // Shutdown does not track them).
 func newServer(ctx context.Context, b *backends, users accounts.Store, limits map[accounts.Tier]accounts.Limits, m *metrics.Metrics,
-	accept []string, log *slog.Logger) (h http.Handler, stop func(), err error) {
+	accept []string, metricsElsewhere bool, log *slog.Logger) (h http.Handler, stop func(), err error) {
 	svc, err := hub.New(hub.Config{Store: b.store, Results: b.results, Models: b.registry, Accept: accept, Clock: b.clock, Log: log})
 	if err != nil {
 		return nil, nil, err
@@ -388,6 +430,8 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 		Live:     feed.Handler(handlers.RequestUser),
 		LiveHead: feed.Head,
 		Targets:  handlers.BundledTargets(vm),
+		// Served on --metrics-addr instead.
+		HideMetrics: metricsElsewhere,
 	}), feed.Close, nil
 }
 
@@ -419,7 +463,33 @@ func worker(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
+	if err := checkWorkerModels(ctx, b.registry, c.models); err != nil {
+		return err
+	}
 	startWorkers(ctx, b, c, c.workers, nil, log).Wait()
+	return nil
+}
+
+// checkWorkerModels refuses a --models list naming a model that is not
+// known, or that this host cannot run (a runner image without its engine
+// must fail at start, not lease nothing for ever).
+func checkWorkerModels(ctx context.Context, reg *gpu.Registry, v string) error {
+	models, _ := workerModels(v)
+	avail := map[string]string{}
+	var known []string
+	for _, a := range reg.Check(ctx) {
+		avail[a.Info.Name] = a.Reason
+		known = append(known, a.Info.Name)
+	}
+	for _, m := range models {
+		reason, ok := avail[m]
+		switch {
+		case !ok:
+			return fmt.Errorf("worker: --models: unknown model %q (one of %s)", m, strings.Join(known, ", "))
+		case reason != "":
+			return fmt.Errorf("worker: --models: %s cannot run on this host: %s", m, reason)
+		}
+	}
 	return nil
 }
 

@@ -92,6 +92,55 @@ func TestServe(t *testing.T) {
 	}
 }
 
+// TestServeMetricsAddr: with --metrics-addr the metrics are served there
+// and not on the public address.
+func TestServeMetricsAddr(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--data", t.TempDir(), "--workers", "0"}, pw, quietLog())
+		pw.Close()
+	}()
+	br := bufio.NewReader(pr)
+	var metricsURL, addr string
+	for metricsURL == "" || addr == "" {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("serve output ended: %v", err)
+		}
+		if m := regexp.MustCompile(`Metrics on (http://\S+)`).FindStringSubmatch(line); m != nil {
+			metricsURL = m[1]
+		}
+		if m := regexp.MustCompile(`serving on (http://[0-9.:]+)`).FindStringSubmatch(line); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "omtx_queue_depth") {
+		t.Fatalf("metrics listener: %d %.300s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(addr + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics on the public address: %v %v", resp, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
 func TestCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := [][]string{
@@ -106,5 +155,35 @@ func TestCommandErrors(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard, quietLog()); err == nil {
 			t.Errorf("omtx %v: no error", args)
 		}
+	}
+}
+
+func TestWorkerModels(t *testing.T) {
+	for in, want := range map[string]string{"": "", "vina": "vina", " vina, boltz2 ,": "vina|boltz2"} {
+		got, err := workerModels(in)
+		if err != nil || strings.Join(got, "|") != want {
+			t.Errorf("%q: %q %v", in, got, err)
+		}
+	}
+	if _, err := workerModels(" , "); err == nil {
+		t.Error("a list of nothing accepted")
+	}
+	reg, err := newRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := checkWorkerModels(ctx, reg, "vina,nope"); err == nil || !strings.Contains(err.Error(), `unknown model "nope"`) {
+		t.Errorf("unknown model: %v", err)
+	}
+	// No Boltz-2 here: a runner image without its engine fails at start.
+	if err := checkWorkerModels(ctx, reg, "boltz2"); err == nil || !strings.Contains(err.Error(), "cannot run on this host") {
+		t.Errorf("boltz2 without boltz: %v", err)
+	}
+	if err := checkWorkerModels(ctx, reg, ""); err != nil {
+		t.Errorf("no list: %v", err)
+	}
+	if _, err := parseFlags("worker", []string{"--models", ","}, 1); err == nil {
+		t.Error("--models , accepted")
 	}
 }

@@ -106,6 +106,9 @@ type Deps struct {
 	Limits  map[accounts.Tier]accounts.Limits
 	Limiter *ratelimit.Limiter // nil: no rate limits
 	Metrics Metrics            // nil: /metrics answers 404
+	// HideMetrics answers 404 on /metrics while still recording requests:
+	// the page is served on another, internal listener.
+	HideMetrics bool
 	// Ready lists the dependencies /ready and the system-health route check
 	// (store, blob store).
 	Ready []Check

@@ -100,8 +100,8 @@ func (s *server) ready(c echo.Context) error {
 }
 
 func (s *server) metrics(c echo.Context) error {
-	if s.Metrics == nil {
-		return jobs.Errorf(jobs.ErrNotFound, "metrics are not enabled")
+	if s.Metrics == nil || s.HideMetrics {
+		return jobs.Errorf(jobs.ErrNotFound, "metrics are not served here")
 	}
 	s.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
 	return nil
