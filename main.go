@@ -27,6 +27,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"omtx/accounts"
 	"omtx/gpu"
 	"omtx/gpu/boltz2"
@@ -42,6 +44,7 @@ import (
 	"omtx/ratelimit"
 	"omtx/results"
 	"omtx/static"
+	"omtx/tracing"
 	"omtx/webhook"
 )
 
@@ -346,6 +349,11 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	stopTracing, err := tracing.Setup(ctx, "omtx-web", version)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.WithoutCancel(ctx))
 	m := metrics.New(b.store.Stats)
 	e, stopLive, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers),
 		c.metricsAddr != "", log)
@@ -357,7 +365,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withTracing(e), ReadHeaderTimeout: 10 * time.Second}
 	if c.metricsAddr != "" {
 		mln, err := net.Listen("tcp", c.metricsAddr)
 		if err != nil {
@@ -392,6 +400,16 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return nil
 	}
 	return err
+}
+
+// withTracing gives each request a server span that continues the
+// caller's trace (W3C traceparent), when tracing is configured; the
+// handlers name it by route. Without tracing the handler is unchanged.
+func withTracing(h http.Handler) http.Handler {
+	if !tracing.Enabled() {
+		return h
+	}
+	return otelhttp.NewHandler(h, "http.server")
 }
 
 // newServer builds the web server's handler: the hub service over the
@@ -466,6 +484,11 @@ func worker(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := checkWorkerModels(ctx, b.registry, c.models); err != nil {
 		return err
 	}
+	stopTracing, err := tracing.Setup(ctx, "omtx-worker", version)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.WithoutCancel(ctx))
 	startWorkers(ctx, b, c, c.workers, nil, log).Wait()
 	return nil
 }

@@ -17,8 +17,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"omtx/jobs"
 	"omtx/results"
+	"omtx/tracing"
 )
 
 // JobInput is the stored input of an individual job: the shared input and
@@ -161,15 +167,42 @@ func (r *Runner) Once(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The job's span continues the trace of the request that submitted
+	// it (a no-op unless tracing is configured).
+	ctx, span := otel.Tracer(tracing.Name).Start(tracing.Extract(ctx, j.TraceContext), spanName(j),
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("omtx.job_id", j.ID), attribute.String("omtx.batch_id", j.BatchID),
+			attribute.String("omtx.model", j.Model), attribute.Int("omtx.attempt", j.Attempt),
+			attribute.String("omtx.request_id", j.RequestID), attribute.String("omtx.worker", r.cfg.Owner)))
+	defer span.End()
+	err = r.dispatch(ctx, j)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return true, err
+}
+
+// dispatch carries out a leased job: a finalize task, a batch of children
+// for an engine that runs many at once, or one job.
+func (r *Runner) dispatch(ctx context.Context, j *jobs.Job) error {
 	if j.Type == jobs.TypeBatchParent {
-		return true, r.finalize(ctx, j)
+		return r.finalize(ctx, j)
 	}
 	if m, ok := r.cfg.Registry.Get(j.Model); ok && j.Type == jobs.TypeBatchChild {
 		if bm, ok := m.(BatchModel); ok && r.cfg.BatchSize > 1 {
-			return true, r.runMany(ctx, bm, j)
+			return r.runMany(ctx, bm, j)
 		}
 	}
-	return true, r.runJob(ctx, j)
+	return r.runJob(ctx, j)
+}
+
+// spanName names a leased job's span.
+func spanName(j *jobs.Job) string {
+	if j.Type == jobs.TypeBatchParent {
+		return "finalize batch"
+	}
+	return "run " + j.Model
 }
 
 // jobLog is the logger for lines about job j: its ids and, when the job

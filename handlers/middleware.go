@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"omtx/accounts"
 	"omtx/jobs"
@@ -58,6 +60,8 @@ type principal struct {
 	// secret is that cookie's value.
 	session *accounts.Session
 	secret  string
+	// firebaseUID is the Firebase user of a Firebase session cookie.
+	firebaseUID string
 }
 
 func userOf(c echo.Context) *principal {
@@ -100,6 +104,12 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		if s.Metrics != nil {
 			s.Metrics.ObserveRequest(req.Method, route, status, d)
+		}
+		// The server span (when tracing is on) is named by the route, and
+		// carries the request id that logs and job records hold.
+		if span := trace.SpanFromContext(req.Context()); span.IsRecording() {
+			span.SetName(req.Method + " " + route)
+			span.SetAttributes(attribute.String("http.route", route), attribute.String("omtx.request_id", id))
 		}
 		userID := ""
 		if p := userOf(c); p != nil {
@@ -255,7 +265,13 @@ func (s *server) principal(c echo.Context) (*principal, error) {
 		return &principal{user: u}, nil
 	}
 	ck, err := c.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || s.Accounts == nil {
+	if err != nil || ck.Value == "" {
+		return nil, nil
+	}
+	if s.Firebase != nil {
+		return s.firebasePrincipal(c, ck.Value)
+	}
+	if s.Accounts == nil {
 		return nil, nil
 	}
 	sess, u, err := s.Accounts.SessionGet(ctx, ck.Value)

@@ -17,6 +17,7 @@ import (
 	"omtx/gpu"
 	"omtx/jobs"
 	"omtx/results"
+	"omtx/tracing"
 )
 
 // Submission limits.
@@ -321,7 +322,7 @@ func (s *Service) submitBatch(ctx context.Context, c Caller, p *plan, valid []ch
 	}
 	parent, err := s.store.Submit(ctx, jobs.Submission{
 		UserID: c.UserID, Model: p.info.Name, ModelVersion: p.info.Version, Name: name, Input: input,
-		Children: children, MaxRunning: c.MaxRunning, RequestID: c.RequestID, Webhook: p.webhook,
+		Children: children, MaxRunning: c.MaxRunning, RequestID: c.RequestID, TraceContext: tracing.Inject(ctx), Webhook: p.webhook,
 	})
 	if err != nil {
 		return nil, err
@@ -385,7 +386,8 @@ func (s *Service) Predict(ctx context.Context, c Caller, req api.PredictRequest)
 		return nil, err
 	}
 	j, err := s.store.Submit(ctx, jobs.Submission{UserID: c.UserID, Model: p.info.Name, ModelVersion: p.info.Version,
-		Name: name, Input: raw, ContentKey: key, MaxRunning: c.MaxRunning, RequestID: c.RequestID})
+		Name: name, Input: raw, ContentKey: key, MaxRunning: c.MaxRunning, RequestID: c.RequestID,
+		TraceContext: tracing.Inject(ctx)})
 	if err != nil {
 		return nil, err
 	}

@@ -60,6 +60,9 @@ type Job struct {
 	ReusedFrom string
 	// RequestID is the id of the request that submitted the job.
 	RequestID string
+	// TraceContext is the W3C trace context of that request ("" when
+	// tracing is off): the runner continues its trace.
+	TraceContext string
 	// Webhook is a batch parent's completion webhook, if any.
 	Webhook    *Webhook
 	CreatedAt  time.Time

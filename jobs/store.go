@@ -116,6 +116,9 @@ type Submission struct {
 	// RequestID is the id of the HTTP request that submitted the work,
 	// kept on the jobs so that runner logs can be joined with it.
 	RequestID string
+	// TraceContext is the W3C trace context of that request, kept on
+	// every job of the submission ("" when tracing is off).
+	TraceContext string
 	// Webhook, for a batch, is called when the batch is finalized. It is
 	// kept on the batch parent only; an individual job has none.
 	Webhook *Webhook

@@ -17,7 +17,7 @@ const jobColumns = `id, user_id, type, batch_id, idx, model, model_version, name
 	status, attempt, max_attempts, available_at, lease_owner, lease_expires_at, cancel_requested,
 	error, result, reused_from, created_at, started_at, finished_at, updated_at,
 	n_total, n_pending, n_running, n_completed, n_failed, n_cancelled, finalize_state, finalized_at,
-	paused, request_id, webhook_url, webhook_secret`
+	paused, request_id, webhook_url, webhook_secret, trace_context`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -39,7 +39,7 @@ func scanJob(row scanner) (*jobs.Batch, error) {
 		&status, &j.Attempt, &j.MaxAttempts, &avail, &owner, &expires, &cancel,
 		&j.Error, &result, &j.ReusedFrom, &created, &started, &fin, &upd,
 		&total, &pending, &running, &completed, &failed, &cancelled, &finalize, &finalized,
-		&paused, &j.RequestID, &hookURL, &hookSecret)
+		&paused, &j.RequestID, &hookURL, &hookSecret, &j.TraceContext)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +120,8 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 
 const insertJob = `INSERT INTO jobs (id, user_id, type, batch_id, idx, model, model_version, name, input, content_key,
 	status, max_attempts, available_at, result, reused_from, created_at, finished_at, updated_at, n_total, n_pending,
-	request_id, webhook_url, webhook_secret)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	request_id, webhook_url, webhook_secret, trace_context)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // cached looks up a completed result of identical work by the same user.
 func cached(ctx context.Context, q querier, userID, key string) (jobID string, result []byte, ok bool, err error) {
@@ -149,7 +149,7 @@ func (s *Store) submitIndividual(ctx context.Context, tx *wtx, id string, sub jo
 	}
 	_, err = tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeIndividual, "", 0, sub.Model, sub.ModelVersion, sub.Name,
 		[]byte(sub.Input), sub.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0,
-		sub.RequestID, "", "")
+		sub.RequestID, "", "", sub.TraceContext)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Su
 	}
 	_, err := tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeBatchParent, id, 0, sub.Model, sub.ModelVersion, sub.Name,
 		[]byte(sub.Input), sub.ContentKey, jobs.StatusPending, sub.MaxAttempts, now, nil, "", now, 0, now, n, n,
-		sub.RequestID, hook.URL, hook.Secret)
+		sub.RequestID, hook.URL, hook.Secret, sub.TraceContext)
 	if err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Su
 		}
 		_, err = tx.ExecContext(ctx, insertJob, newID(), sub.UserID, jobs.TypeBatchChild, id, i, sub.Model, sub.ModelVersion, c.Name,
 			[]byte(c.Input), c.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0,
-			sub.RequestID, "", "")
+			sub.RequestID, "", "", sub.TraceContext)
 		if err != nil {
 			return fmt.Errorf("child %d: %w", i, err)
 		}

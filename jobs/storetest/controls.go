@@ -597,46 +597,49 @@ func testMaxRunningSiblings(t *testing.T, h *harness) {
 	h.noWork("boltz2")
 }
 
-// The request id is kept on every job of a submission, the webhook on the
-// batch parent, where the finalizer finds it.
+// The request id and trace context are kept on every job of a submission,
+// the webhook on the batch parent, where the finalizer finds it.
 func testRequestIDAndWebhook(t *testing.T, h *harness) {
 	hook := &jobs.Webhook{URL: "https://example.org/hook", Secret: "s3cret"}
-	p := h.submit(jobs.Submission{UserID: "alice", Model: "vina", Children: children(2), RequestID: "req-1", Webhook: hook})
+	const tc1 = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	const tc2 = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\ncongo=t61rcWkgMzE"
+	p := h.submit(jobs.Submission{UserID: "alice", Model: "vina", Children: children(2), RequestID: "req-1", Webhook: hook,
+		TraceContext: tc1})
 	if p.RequestID != "req-1" || p.Webhook == nil || *p.Webhook != *hook {
 		t.Fatalf("submitted parent: request %q webhook %+v", p.RequestID, p.Webhook)
 	}
 	b := h.getBatch("alice", p.ID)
-	if b.RequestID != "req-1" || b.Webhook == nil || *b.Webhook != *hook {
+	if b.RequestID != "req-1" || b.Webhook == nil || *b.Webhook != *hook || b.TraceContext != tc1 {
 		t.Fatalf("batch: request %q webhook %+v", b.RequestID, b.Webhook)
 	}
 	if j := h.getJob("alice", p.ID); j.Webhook == nil || *j.Webhook != *hook {
 		t.Fatalf("parent as a job: webhook %+v", j.Webhook)
 	}
 	for _, k := range h.children("alice", p.ID) {
-		if k.RequestID != "req-1" || k.Webhook != nil {
+		if k.RequestID != "req-1" || k.Webhook != nil || k.TraceContext != tc1 {
 			t.Fatalf("child %d: request %q webhook %+v", k.Index, k.RequestID, k.Webhook)
 		}
 	}
-	j := h.submit(jobs.Submission{UserID: "alice", Model: "gnina", Input: ligand(0), RequestID: "req-2"})
-	if got := h.getJob("alice", j.ID); got.RequestID != "req-2" || got.Webhook != nil {
+	j := h.submit(jobs.Submission{UserID: "alice", Model: "gnina", Input: ligand(0), RequestID: "req-2", TraceContext: tc2})
+	if got := h.getJob("alice", j.ID); got.RequestID != "req-2" || got.Webhook != nil || got.TraceContext != tc2 {
 		t.Fatalf("individual job: request %q webhook %+v", got.RequestID, got.Webhook)
 	}
-	if l := h.lease("w", "gnina"); l.RequestID != "req-2" {
+	if l := h.lease("w", "gnina"); l.RequestID != "req-2" || l.TraceContext != tc2 {
 		t.Fatalf("leased job: request %q", l.RequestID)
 	}
 	for i := 0; i < 2; i++ {
 		l := h.lease("w", "vina")
-		if l.RequestID != "req-1" {
-			t.Fatalf("leased child: request %q", l.RequestID)
+		if l.RequestID != "req-1" || l.TraceContext != tc1 {
+			t.Fatalf("leased child: request %q trace %q", l.RequestID, l.TraceContext)
 		}
 		h.complete(l, `{}`)
 	}
 	f := h.leaseFinalize("f")
-	if f.ID != p.ID || f.Webhook == nil || *f.Webhook != *hook || f.RequestID != "req-1" {
+	if f.ID != p.ID || f.Webhook == nil || *f.Webhook != *hook || f.RequestID != "req-1" || f.TraceContext != tc1 {
 		t.Fatalf("finalize task: %s webhook %+v request %q", f.ID, f.Webhook, f.RequestID)
 	}
 	plain := h.batch("alice", 1, "vina")
-	if b := h.getBatch("alice", plain.ID); b.Webhook != nil || b.RequestID != "" {
+	if b := h.getBatch("alice", plain.ID); b.Webhook != nil || b.RequestID != "" || b.TraceContext != "" {
 		t.Fatalf("batch without webhook: %+v request %q", b.Webhook, b.RequestID)
 	}
 }
