@@ -42,10 +42,10 @@ vet:
 
 # Everything but the race packages, which run below.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x -F -f <($(GO) list $(RACE_PKGS) ./e2e))
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -x -F -f <($(GO) list $(RACE_PKGS) ./e2e))
 
 race:
-	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
 
 # Browser tests: headless Debian Chromium driven by playwright-go against
 # a real omtx serve with real Vina. The driver comes from npm, once.
@@ -53,7 +53,7 @@ browser:
 	@scripts/browser-setup.sh .cache/playwright-driver
 
 e2e: browser
-	$(GO) test -count=1 ./e2e/
+	$(GO) test -count=1 -timeout 20m ./e2e/
 
 # Benchmarks; the README quotes what this prints. The docking batch runs
 # six ligands with real Vina at default settings: about 20 minutes on 2 cores.
