@@ -11,12 +11,19 @@ import (
 	"omtx/hub"
 )
 
-// download streams a file to the client as an attachment. Nothing is
+// download streams a file to the client as an attachment, or redirects
+// to the bucket's signed URL of a large one. Nothing is
 // held in memory beyond the writer's buffers. If the content fails before
 // its first byte the caller gets the JSON error; after, the connection is
 // cut short.
 func download(c echo.Context, d *hub.Download) error {
 	h := c.Response().Header()
+	if d.URL != "" {
+		// A large file: fetched from the bucket with a short-lived signed
+		// URL, which no cache may keep.
+		h.Set(echo.HeaderCacheControl, "no-store")
+		return c.Redirect(http.StatusFound, d.URL)
+	}
 	ct := d.ContentType
 	if ct == "" {
 		ct = typeAny

@@ -283,6 +283,9 @@ func (s *Service) JobFile(ctx context.Context, userID, batchID, jobID, name stri
 			if k != key {
 				continue
 			}
+			if url, ok := s.signedURL(ctx, key); ok {
+				return &Download{Name: download, ContentType: results.ContentType(file), URL: url}, nil
+			}
 			return &Download{Name: download, ContentType: results.ContentType(file), Write: func(w io.Writer) error {
 				r, err := s.results.Get(ctx, key)
 				if err != nil {
@@ -295,4 +298,28 @@ func (s *Service) JobFile(ctx context.Context, userID, batchID, jobID, name stri
 		}
 	}
 	return nil, jobs.Errorf(jobs.ErrNotFound, "file %s not found", file)
+}
+
+// Large files are handed out as signed URLs of the bucket, when the
+// bucket can sign them (Cloud Storage with a signing account): the bytes
+// go from the bucket to the client, not through the web tier.
+const (
+	signedDownloadMin = 8 << 20
+	signedDownloadTTL = 15 * time.Minute
+)
+
+// signedURL is a signed URL for the object at key when it is large and
+// the bucket can sign; ok is false otherwise (the file is streamed). A
+// failure to sign is logged and the file streamed.
+func (s *Service) signedURL(ctx context.Context, key string) (string, bool) {
+	size, err := s.results.Size(ctx, key)
+	if err != nil || size < signedDownloadMin {
+		return "", false
+	}
+	url, ok, err := s.results.SignedURL(ctx, key, signedDownloadTTL)
+	if err != nil {
+		s.log.Warn("sign download URL; streaming instead", "key", key, "err", err)
+		return "", false
+	}
+	return url, ok
 }

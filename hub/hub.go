@@ -59,6 +59,9 @@ type Download struct {
 	Name        string
 	ContentType string
 	Write       func(w io.Writer) error
+	// URL, when set, is a short-lived signed URL of the file in the bucket:
+	// the client fetches a large file there instead of through the server.
+	URL string
 }
 
 // Check is one dependency SystemHealth pings.

@@ -297,6 +297,18 @@ func (s *Store) CopyJob(ctx context.Context, fromBatch, fromJob, toBatch, toJob 
 	return nil
 }
 
+// Size returns the size of the object at key in bytes.
+func (s *Store) Size(ctx context.Context, key string) (int64, error) {
+	if err := ValidateKey(key); err != nil {
+		return 0, err
+	}
+	a, err := s.b.Attributes(ctx, key)
+	if err != nil {
+		return 0, notFound(err, key)
+	}
+	return a.Size, nil
+}
+
 // DeletePrefix removes every object under prefix, which must be a folder
 // ("batches/{id}/"): a non-empty key ending in "/", so that no call can
 // empty the whole bucket or a sibling whose name merely starts alike. It
