@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,8 +167,100 @@ type Store interface {
 	// SessionDelete ends a session; ending an unknown one does nothing.
 	SessionDelete(ctx context.Context, secret string) error
 
+	// UserByExternal returns the user linked to an identity at an outside
+	// identity provider (such as a Firebase Authentication uid), or
+	// ErrNotFound when none is.
+	UserByExternal(ctx context.Context, id External) (*User, error)
+	// UserEnsureExternal returns the user linked to id, creating and
+	// linking one on first use. A new user gets n.Tier (TierDefault if
+	// empty) and n.Name, or, when that name is taken, the first free
+	// UniqueName(n.Name, 2), UniqueName(n.Name, 3), ...; no API token is
+	// made. An existing user is returned unchanged: n is then ignored.
+	// Concurrent calls for one identity end with one user, which they all
+	// return; two identities never share a user. A bad id, name or tier
+	// is a field error.
+	UserEnsureExternal(ctx context.Context, id External, n NewUser) (*User, error)
+
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ProviderFirebase is External.Provider for Firebase Authentication,
+// whose Subject is the Firebase uid.
+const ProviderFirebase = "firebase"
+
+// External names a user's identity at an outside identity provider: the
+// provider (ProviderFirebase) and the provider's stable id for the user
+// (Subject, such as a Firebase uid). A store keeps the link from it to
+// one user.
+type External struct {
+	Provider string
+	Subject  string
+}
+
+// MaxSubjectLen bounds External.Subject (a Firebase uid has at most 128
+// characters).
+const MaxSubjectLen = 256
+
+// Validate checks that the identity names a provider and a subject.
+func (e External) Validate() error {
+	if e.Provider == "" || len(e.Provider) > MaxNameLen {
+		return jobs.FieldError("provider", "an identity provider is named by 1 to %d characters", MaxNameLen)
+	}
+	if e.Subject == "" || len(e.Subject) > MaxSubjectLen {
+		return jobs.FieldError("subject", "an identity's subject has 1 to %d characters", MaxSubjectLen)
+	}
+	return nil
+}
+
+// NameFor suggests a user name for a new user from what an identity
+// provider knows: the display name if it makes a name, else the part of
+// the email before the '@', else "user". Characters a name may not have
+// become '-', and the result is cut to fit MaxNameLen with room for a
+// UniqueName suffix. It always passes ValidateName.
+func NameFor(displayName, email string) string {
+	local, _, _ := strings.Cut(email, "@")
+	for _, cand := range []string{displayName, local} {
+		if n := sanitizeName(cand); n != "" {
+			return n
+		}
+	}
+	return "user"
+}
+
+// sanitizeName maps s to the characters a name may have, joining runs of
+// others into one '-' and trimming them from the ends; "" if nothing is
+// left.
+func sanitizeName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		ok := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-'
+		switch {
+		case ok:
+			b.WriteRune(r)
+			dash = r == '-'
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-.")
+	if len(out) > MaxNameLen-8 {
+		out = strings.TrimRight(out[:MaxNameLen-8], "-.")
+	}
+	return out
+}
+
+// UniqueName is the n-th candidate (n >= 2) a store tries when name is
+// taken: name, '-' and n, with name cut so that the result fits
+// MaxNameLen.
+func UniqueName(name string, n int) string {
+	suffix := "-" + strconv.Itoa(n)
+	if len(name)+len(suffix) > MaxNameLen {
+		name = name[:MaxNameLen-len(suffix)]
+	}
+	return name + suffix
 }
 
 // Config is what every store needs from its composition root.

@@ -92,3 +92,51 @@ func TestCredentials(t *testing.T) {
 		t.Fatalf("HashSecret(abc) = %s", got)
 	}
 }
+
+func TestNameFor(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", 100)
+	for _, tc := range []struct{ display, email, want string }{
+		{"", "jane.doe@example.com", "jane.doe"},
+		{"Jane Doe", "jane@example.com", "Jane-Doe"},
+		{"  Zoë  O'Brien ", "", "Zo-O-Brien"},
+		{"张伟", "wei+lab@example.com", "wei-lab"},
+		{"", "", "user"},
+		{"---", "@example.com", "user"},
+		{".hidden.", "", "hidden"},
+		{long, "", long[:accounts.MaxNameLen-8]},
+	} {
+		got := accounts.NameFor(tc.display, tc.email)
+		if got != tc.want {
+			t.Errorf("NameFor(%q, %q) = %q, want %q", tc.display, tc.email, got, tc.want)
+		}
+		if err := accounts.ValidateName(got); err != nil {
+			t.Errorf("NameFor(%q, %q) = %q: %v", tc.display, tc.email, got, err)
+		}
+	}
+}
+
+func TestUniqueName(t *testing.T) {
+	t.Parallel()
+	if got := accounts.UniqueName("alice", 2); got != "alice-2" {
+		t.Errorf("UniqueName = %q", got)
+	}
+	long := strings.Repeat("b", accounts.MaxNameLen)
+	got := accounts.UniqueName(long, 12)
+	if len(got) != accounts.MaxNameLen || !strings.HasSuffix(got, "-12") || accounts.ValidateName(got) != nil {
+		t.Errorf("UniqueName(long, 12) = %q", got)
+	}
+}
+
+func TestExternalValidate(t *testing.T) {
+	t.Parallel()
+	if err := (accounts.External{Provider: accounts.ProviderFirebase, Subject: "uid"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []accounts.External{{}, {Provider: "firebase"}, {Subject: "uid"},
+		{Provider: "firebase", Subject: strings.Repeat("u", accounts.MaxSubjectLen+1)}} {
+		if err := e.Validate(); !jobs.IsCode(err, jobs.ErrInvalid) {
+			t.Errorf("%+v: %v, want invalid", e, err)
+		}
+	}
+}

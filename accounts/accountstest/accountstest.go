@@ -43,6 +43,11 @@ func Run(t *testing.T, open Open) {
 		{"SessionDelete", testSessionDelete},
 		{"CredentialsApart", testCredentialsApart},
 		{"Concurrent", testConcurrent},
+		{"ExternalEnsure", testExternalEnsure},
+		{"ExternalNameTaken", testExternalNameTaken},
+		{"ExternalApart", testExternalApart},
+		{"ExternalInvalid", testExternalInvalid},
+		{"ExternalConcurrent", testExternalConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -437,5 +442,181 @@ func testConcurrent(t *testing.T, h *harness) {
 				t.Fatalf("token of user-%d belongs to %s", g, u.Name)
 			}
 		}
+	}
+}
+
+func (h *harness) ensure(id accounts.External, name string) *accounts.User {
+	h.t.Helper()
+	u, err := h.store.UserEnsureExternal(h.ctx, id, accounts.NewUser{Name: name})
+	if err != nil {
+		h.t.Fatalf("ensure %s/%s: %v", id.Provider, id.Subject, err)
+	}
+	return u
+}
+
+func firebaseID(uid string) accounts.External {
+	return accounts.External{Provider: accounts.ProviderFirebase, Subject: uid}
+}
+
+// The first sign-in creates the user, later ones find it unchanged.
+func testExternalEnsure(t *testing.T, h *harness) {
+	id := firebaseID("uid-alice")
+	if _, err := h.store.UserByExternal(h.ctx, id); !jobs.IsCode(err, jobs.ErrNotFound) {
+		t.Fatalf("unknown identity: %v, want not found", err)
+	}
+	u := h.ensure(id, "alice")
+	if u.ID == "" || u.Name != "alice" || u.Tier != accounts.TierDefault || !u.CreatedAt.Equal(Start) {
+		t.Fatalf("created %+v", u)
+	}
+	got, err := h.store.UserByExternal(h.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUser(t, "by external", got, u)
+	got, err = h.store.UserGet(h.ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUser(t, "get", got, u)
+
+	h.clock.Advance(time.Hour)
+	again, err := h.store.UserEnsureExternal(h.ctx, id, accounts.NewUser{Name: "renamed", Tier: accounts.TierEnterprise})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUser(t, "second sign-in", again, u)
+	if _, err := h.store.UserByName(h.ctx, "renamed"); !jobs.IsCode(err, jobs.ErrNotFound) {
+		t.Fatalf("the second sign-in made a user: %v", err)
+	}
+	users, err := h.store.UserList(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 {
+		t.Fatalf("%d users, want 1", len(users))
+	}
+
+	// A tier given at creation is kept.
+	p, err := h.store.UserEnsureExternal(h.ctx, firebaseID("uid-pat"), accounts.NewUser{Name: "pat", Tier: accounts.TierPremium})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Tier != accounts.TierPremium {
+		t.Fatalf("tier %q, want premium", p.Tier)
+	}
+}
+
+// A taken name (regardless of case) gets the first free suffix.
+func testExternalNameTaken(t *testing.T, h *harness) {
+	h.create("alice", accounts.TierDefault)
+	second := h.ensure(firebaseID("uid-1"), "Alice")
+	if second.Name != "Alice-2" {
+		t.Fatalf("name %q, want Alice-2", second.Name)
+	}
+	third := h.ensure(firebaseID("uid-2"), "alice")
+	if third.Name != "alice-3" {
+		t.Fatalf("name %q, want alice-3", third.Name)
+	}
+	long := strings.Repeat("x", accounts.MaxNameLen)
+	h.create(long, accounts.TierDefault)
+	u := h.ensure(firebaseID("uid-3"), long)
+	if len(u.Name) != accounts.MaxNameLen || !strings.HasSuffix(u.Name, "-2") {
+		t.Fatalf("name %q, want %d characters ending in -2", u.Name, accounts.MaxNameLen)
+	}
+	// Local users and linked users are told apart only by their links:
+	// a local user named like an identity is not that identity's user.
+	if _, err := h.store.UserByExternal(h.ctx, firebaseID("alice")); !jobs.IsCode(err, jobs.ErrNotFound) {
+		t.Fatalf("a local user answers for an identity: %v", err)
+	}
+}
+
+// Two identities never share a user, nor do one subject at two providers.
+func testExternalApart(t *testing.T, h *harness) {
+	a := h.ensure(firebaseID("uid-a"), "sam")
+	b := h.ensure(firebaseID("uid-b"), "sam")
+	c := h.ensure(accounts.External{Provider: "other", Subject: "uid-a"}, "sam")
+	if a.ID == b.ID || a.ID == c.ID || b.ID == c.ID {
+		t.Fatalf("identities share users: %s %s %s", a.ID, b.ID, c.ID)
+	}
+	if a.Name == b.Name || a.Name == c.Name || b.Name == c.Name {
+		t.Fatalf("identities share names: %s %s %s", a.Name, b.Name, c.Name)
+	}
+	for id, want := range map[accounts.External]*accounts.User{firebaseID("uid-a"): a, firebaseID("uid-b"): b,
+		{Provider: "other", Subject: "uid-a"}: c} {
+		got, err := h.store.UserByExternal(h.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantUser(t, id.Provider+"/"+id.Subject, got, want)
+	}
+	// Subjects compare exactly: case matters to Firebase uids.
+	if _, err := h.store.UserByExternal(h.ctx, firebaseID("UID-A")); !jobs.IsCode(err, jobs.ErrNotFound) {
+		t.Fatalf("subject matched regardless of case: %v", err)
+	}
+}
+
+func testExternalInvalid(t *testing.T, h *harness) {
+	_, err := h.store.UserEnsureExternal(h.ctx, accounts.External{Provider: accounts.ProviderFirebase}, accounts.NewUser{Name: "x"})
+	wantField(t, "empty subject", err, "subject")
+	_, err = h.store.UserEnsureExternal(h.ctx, accounts.External{Subject: "uid"}, accounts.NewUser{Name: "x"})
+	wantField(t, "empty provider", err, "provider")
+	_, err = h.store.UserEnsureExternal(h.ctx, firebaseID(strings.Repeat("u", accounts.MaxSubjectLen+1)), accounts.NewUser{Name: "x"})
+	wantField(t, "long subject", err, "subject")
+	_, err = h.store.UserEnsureExternal(h.ctx, firebaseID("uid"), accounts.NewUser{Name: "no spaces"})
+	wantField(t, "bad name", err, "name")
+	_, err = h.store.UserEnsureExternal(h.ctx, firebaseID("uid"), accounts.NewUser{Name: "ok", Tier: "gold"})
+	wantField(t, "bad tier", err, "tier")
+	_, err = h.store.UserByExternal(h.ctx, accounts.External{})
+	wantField(t, "lookup without provider", err, "provider")
+	users, err := h.store.UserList(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 0 {
+		t.Fatalf("refused calls made users: %v", users)
+	}
+}
+
+// Concurrent first sign-ins of one identity make one user; of different
+// identities with one name, as many users with distinct names.
+func testExternalConcurrent(t *testing.T, h *harness) {
+	const n = 16
+	same := make([]*accounts.User, n)
+	apart := make([]*accounts.User, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Go(func() {
+			var err error
+			if same[g], err = h.store.UserEnsureExternal(h.ctx, firebaseID("uid-shared"), accounts.NewUser{Name: "shared"}); err != nil {
+				errs[g] = err
+				return
+			}
+			apart[g], errs[g] = h.store.UserEnsureExternal(h.ctx, firebaseID(fmt.Sprintf("uid-%d", g)), accounts.NewUser{Name: "popular"})
+		})
+	}
+	wg.Wait()
+	for g, err := range errs {
+		if err != nil {
+			t.Fatalf("goroutine %d: %v", g, err)
+		}
+	}
+	names := map[string]bool{}
+	ids := map[string]bool{}
+	for g := range n {
+		if same[g].ID != same[0].ID || same[g].Name != "shared" {
+			t.Fatalf("sign-in %d of one identity got %+v, another %+v", g, same[g], same[0])
+		}
+		if names[apart[g].Name] || ids[apart[g].ID] {
+			t.Fatalf("identity %d shares user %+v", g, apart[g])
+		}
+		names[apart[g].Name], ids[apart[g].ID] = true, true
+	}
+	users, err := h.store.UserList(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != n+1 {
+		t.Fatalf("%d users, want %d", len(users), n+1)
 	}
 }
