@@ -71,7 +71,9 @@ Engines (environment): OMTX_VINA_CPUS (Vina's --cpu; default all cores),
 Backends (flags or environment):
   --store  OMTX_STORE  sqlite:///path/omtx.db (default: DATA/omtx.db)
   --blob   OMTX_BLOB   file:///path | gs://BUCKET | mem:// (default: file://DATA/files)
-  --auth   OMTX_AUTH   local (API tokens; the default)
+  --auth   OMTX_AUTH   local (API tokens; the default) | firebase (Firebase Authentication for
+                       browsers, API tokens for programs; settings OMTX_FIREBASE_PROJECT,
+                       OMTX_FIREBASE_API_KEY, OMTX_FIREBASE_AUTH_DOMAIN, OMTX_CSRF_KEY)
   OMTX_MODELS=vina,boltz2  models the web server takes submissions for (default: those
                            this host runs when it has workers, all of them otherwise)
 `
@@ -172,7 +174,7 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	fs.IntVar(&c.workers, "workers", envInt("OMTX_WORKERS", workersDefault), "in-process workers")
 	fs.StringVar(&c.store, "store", env("OMTX_STORE", ""), "job store URL")
 	fs.StringVar(&c.blob, "blob", env("OMTX_BLOB", ""), "result files bucket URL")
-	fs.StringVar(&c.auth, "auth", env("OMTX_AUTH", "local"), "sign-in: local")
+	fs.StringVar(&c.auth, "auth", env("OMTX_AUTH", authLocal), "sign-in: local (API tokens) or firebase (Firebase Authentication)")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("OMTX_LEASE_TTL", 2*time.Minute), "lease term of a running job (heartbeats every third)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", env("OMTX_METRICS_ADDR", ""), "serve /metrics on this address only, not on --addr (e.g. a cluster-internal port)")
 	fs.StringVar(&c.models, "models", env("OMTX_WORKER_MODELS", ""), "models the workers run, comma-separated (default: every model this host can run)")
@@ -194,8 +196,8 @@ func parseFlags(name string, args []string, workersDefault int) (config, error) 
 	if c.workers < 0 {
 		return c, fmt.Errorf("--workers must not be negative")
 	}
-	if c.auth != "local" {
-		return c, fmt.Errorf("--auth %q: this build signs users in with local API tokens only (--auth local)", c.auth)
+	if c.auth != authLocal && c.auth != authFirebase {
+		return c, fmt.Errorf("--auth %q: want local (API tokens) or firebase (Firebase Authentication)", c.auth)
 	}
 	if _, err := workerModels(c.models); err != nil {
 		return c, err
@@ -345,8 +347,18 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	defer users.Close()
-	local, token, err := ensureLocalUser(ctx, users, filepath.Join(c.dataDir, "local-token"))
-	if err != nil {
+	var (
+		fb           *handlers.FirebaseConfig
+		local        *accounts.User
+		token        string
+		withFirebase = func(*handlers.Deps) {}
+	)
+	if c.auth == authFirebase {
+		if fb, err = openFirebase(ctx, users, os.Getenv, log); err != nil {
+			return err
+		}
+		withFirebase = func(d *handlers.Deps) { d.Firebase = fb }
+	} else if local, token, err = ensureLocalUser(ctx, users, filepath.Join(c.dataDir, "local-token")); err != nil {
 		return err
 	}
 	stopTracing, err := tracing.Setup(ctx, "omtx-web", version)
@@ -356,7 +368,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	defer stopTracing(context.WithoutCancel(ctx))
 	m := metrics.New(b.store.Stats)
 	e, stopLive, err := newServer(ctx, b, users, accounts.DefaultLimits(), m, acceptedModels(ctx, b.registry, c.workers),
-		c.metricsAddr != "", log)
+		c.metricsAddr != "", log, withFirebase)
 	if err != nil {
 		return err
 	}
@@ -382,8 +394,12 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	wctx, cancelWorkers := context.WithCancel(ctx)
 	wg := startWorkers(wctx, b, c, c.workers, m, log)
 	fmt.Fprintf(stdout, "OMTX-Hub serving on http://%s (data in %s, %d workers)\n", ln.Addr(), c.dataDir, c.workers)
-	fmt.Fprintf(stdout, "Sign in as %s: http://%s/signin?token=%s\n", local.Name, ln.Addr(), url.QueryEscape(token))
-	fmt.Fprintf(stdout, "API token of %s is in %s\n", local.Name, filepath.Join(c.dataDir, "local-token"))
+	if fb != nil {
+		fmt.Fprintf(stdout, "Sign in with Firebase (project %s): http://%s/signin\n", fb.ProjectID, ln.Addr())
+	} else {
+		fmt.Fprintf(stdout, "Sign in as %s: http://%s/signin?token=%s\n", local.Name, ln.Addr(), url.QueryEscape(token))
+		fmt.Fprintf(stdout, "API token of %s is in %s\n", local.Name, filepath.Join(c.dataDir, "local-token"))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -415,9 +431,10 @@ func withTracing(h http.Handler) http.Handler {
 // newServer builds the web server's handler: the hub service over the
 // backends, local-token auth, per-tier rate limits, metrics, the pages'
 // assets and their WebSocket. stop ends the WebSockets (an http.Server's
-// Shutdown does not track them).
+// Shutdown does not track them). opts adjust the handlers' dependencies
+// (Firebase sign-in).
 func newServer(ctx context.Context, b *backends, users accounts.Store, limits map[accounts.Tier]accounts.Limits, m *metrics.Metrics,
-	accept []string, metricsElsewhere bool, log *slog.Logger) (h http.Handler, stop func(), err error) {
+	accept []string, metricsElsewhere bool, log *slog.Logger, opts ...func(*handlers.Deps)) (h http.Handler, stop func(), err error) {
 	svc, err := hub.New(hub.Config{Store: b.store, Results: b.results, Models: b.registry, Accept: accept, Clock: b.clock, Log: log})
 	if err != nil {
 		return nil, nil, err
@@ -430,7 +447,7 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 		Render: handlers.LiveRenderer(svc), Notice: handlers.LiveNotice})
 	dock, _ := b.registry.Get("vina")
 	vm, _ := dock.(*vina.Model)
-	return handlers.New(handlers.Deps{
+	d := handlers.Deps{
 		Log:      log,
 		Service:  svc,
 		Accounts: users,
@@ -450,7 +467,11 @@ func newServer(ctx context.Context, b *backends, users accounts.Store, limits ma
 		Targets:  handlers.BundledTargets(vm),
 		// Served on --metrics-addr instead.
 		HideMetrics: metricsElsewhere,
-	}), feed.Close, nil
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	return handlers.New(d), feed.Close, nil
 }
 
 // acceptedModels lists the models the web server takes submissions for:

@@ -6,14 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"omtx/accounts"
 	"omtx/accounts/sqlite"
+	"omtx/firebaseauth"
+	"omtx/handlers"
 	"omtx/jobs"
 )
 
@@ -179,4 +183,90 @@ func writeToken(path, token string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Sign-in modes (--auth).
+const (
+	authLocal    = "local"
+	authFirebase = "firebase"
+)
+
+// Settings of Firebase sign-in (--auth firebase).
+const (
+	// envFirebaseProject is the Firebase project (required).
+	envFirebaseProject = "OMTX_FIREBASE_PROJECT"
+	// envFirebaseAPIKey and envFirebaseAuthDomain are the web app's
+	// config for the sign-in page (the domain defaults to
+	// PROJECT.firebaseapp.com).
+	envFirebaseAPIKey     = "OMTX_FIREBASE_API_KEY"
+	envFirebaseAuthDomain = "OMTX_FIREBASE_AUTH_DOMAIN"
+	// envCSRFKey keys the HMAC of the sessions' CSRF tokens: at least 32
+	// characters, the same on every replica of the web server.
+	envCSRFKey = "OMTX_CSRF_KEY"
+	// envDev=true marks a development or test run, the only kind that
+	// may use the Firebase Auth emulator.
+	envDev = "OMTX_DEV"
+)
+
+// minCSRFKey is the shortest OMTX_CSRF_KEY.
+const minCSRFKey = 32
+
+// firebaseSettings reads Firebase sign-in's settings: the Admin SDK
+// client's and the sign-in page's.
+func firebaseSettings(getenv func(string) string) (firebaseauth.Config, handlers.FirebaseConfig, error) {
+	project := getenv(envFirebaseProject)
+	if project == "" {
+		return firebaseauth.Config{}, handlers.FirebaseConfig{}, fmt.Errorf("--auth firebase needs %s (the Firebase project id)", envFirebaseProject)
+	}
+	dev, _ := strconv.ParseBool(getenv(envDev))
+	emulator := getenv(firebaseauth.EmulatorEnv)
+	web := handlers.FirebaseConfig{
+		ProjectID:  project,
+		APIKey:     getenv(envFirebaseAPIKey),
+		AuthDomain: getenv(envFirebaseAuthDomain),
+	}
+	if web.APIKey == "" && emulator == "" {
+		return firebaseauth.Config{}, handlers.FirebaseConfig{}, fmt.Errorf("--auth firebase needs %s (the web API key of the Firebase app)", envFirebaseAPIKey)
+	}
+	if web.APIKey == "" {
+		web.APIKey = "fake-api-key" // the emulator takes any
+	}
+	if web.AuthDomain == "" {
+		web.AuthDomain = project + ".firebaseapp.com"
+	}
+	if emulator != "" {
+		web.EmulatorURL = "http://" + emulator
+	}
+	if key := getenv(envCSRFKey); key != "" {
+		if len(key) < minCSRFKey {
+			return firebaseauth.Config{}, handlers.FirebaseConfig{}, fmt.Errorf("%s must have at least %d characters", envCSRFKey, minCSRFKey)
+		}
+		web.CSRFKey = []byte(key)
+	}
+	return firebaseauth.Config{ProjectID: project, AllowEmulator: dev}, web, nil
+}
+
+// openFirebase builds Firebase sign-in for serve. It refuses the Auth
+// emulator (FIREBASE_AUTH_EMULATOR_HOST) unless OMTX_DEV=true.
+func openFirebase(ctx context.Context, users accounts.Store, getenv func(string) string, log *slog.Logger) (*handlers.FirebaseConfig, error) {
+	cfg, web, err := firebaseSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	client, err := firebaseauth.New(ctx, cfg)
+	if errors.Is(err, firebaseauth.ErrEmulatorRefused) {
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if web.EmulatorURL != "" {
+		log.Warn("Firebase sign-in runs against the Auth emulator, whose tokens are unsigned: development only",
+			"emulator", web.EmulatorURL)
+	}
+	if len(web.CSRFKey) == 0 {
+		log.Warn(envCSRFKey + " is not set: sessions' CSRF tokens hold on this replica only; set it when running more than one")
+	}
+	web.Auth, web.Users = client, users
+	return &web, nil
 }

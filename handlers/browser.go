@@ -56,12 +56,18 @@ func (s *server) signinView(c echo.Context, status int, v views.SigninView) erro
 // signinPage shows one button that posts the token; the GET itself
 // changes nothing, so a link previewer or a prefetch signs no one in.
 func (s *server) signinPage(c echo.Context) error {
+	if s.Firebase != nil {
+		return s.firebaseSigninPage(c)
+	}
 	return s.signinView(c, http.StatusOK, views.SigninView{Token: c.QueryParam("token")})
 }
 
 // signin checks an API token and starts a browser session.
 func (s *server) signin(c echo.Context) error {
 	ctx := c.Request().Context()
+	if s.Firebase != nil {
+		return errTokensOff
+	}
 	if !isForm(c.Request()) {
 		return &jobs.Error{Code: codeUnsupportedMedia, Message: "send the token as a form (application/x-www-form-urlencoded or multipart/form-data)"}
 	}
@@ -112,10 +118,20 @@ func (s *server) cookie(c echo.Context, secret string, sess *accounts.Session) *
 }
 
 // signout ends the session (the CSRF middleware has checked the form's
-// token) and clears the cookie.
+// token) and clears the cookie. A Firebase session ends by revoking the
+// user's Firebase refresh tokens: every session of theirs, on every
+// device, fails the next state change's check.
 func (s *server) signout(c echo.Context) error {
-	if p := userOf(c); p != nil && p.session != nil {
-		if err := s.Accounts.SessionDelete(c.Request().Context(), p.secret); err != nil {
+	ctx := c.Request().Context()
+	switch p := userOf(c); {
+	case p == nil || p.session == nil:
+	case p.firebaseUID != "":
+		if err := s.Firebase.Auth.SignOut(ctx, p.firebaseUID); err != nil {
+			return err
+		}
+		logOf(c).Info("signed out", "user_id", p.user.ID, "provider", accounts.ProviderFirebase)
+	default:
+		if err := s.Accounts.SessionDelete(ctx, p.secret); err != nil {
 			return err
 		}
 	}

@@ -60,6 +60,8 @@ type principal struct {
 	// secret is that cookie's value.
 	session *accounts.Session
 	secret  string
+	// firebaseUID is the Firebase user of a Firebase session cookie.
+	firebaseUID string
 }
 
 func userOf(c echo.Context) *principal {
@@ -263,7 +265,13 @@ func (s *server) principal(c echo.Context) (*principal, error) {
 		return &principal{user: u}, nil
 	}
 	ck, err := c.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || s.Accounts == nil {
+	if err != nil || ck.Value == "" {
+		return nil, nil
+	}
+	if s.Firebase != nil {
+		return s.firebasePrincipal(c, ck.Value)
+	}
+	if s.Accounts == nil {
 		return nil, nil
 	}
 	sess, u, err := s.Accounts.SessionGet(ctx, ck.Value)

@@ -358,6 +358,21 @@ func (s *server) routes() []route {
 			Errors:    []int{http.StatusForbidden, http.StatusUnsupportedMediaType},
 		}, handle: s.signin, sameOrigin: true},
 		{Operation: openapi.Operation{
+			Method: http.MethodPost, Path: pathFirebase, ID: "signinFirebase", Tag: tagBrowser,
+			Summary: "Sign a browser in with a Firebase ID token (servers in Firebase mode)",
+			Description: "The sign-in page posts the ID token the Firebase JS SDK gave it, with the page's CSRF token " +
+				"(form field csrf_token or header X-CSRF-Token) matching the sign-in cookie. The sign-in must be " +
+				"recent (5 minutes). Sets the session cookie; the first sign-in of a Firebase user creates the hub's user. " +
+				"404 when the server signs in with API tokens.",
+			Multipart: []openapi.FormField{
+				{Name: fieldIDToken, Required: true, Description: "the Firebase ID token"},
+				{Name: fieldCSRF, Description: "the sign-in page's CSRF token"},
+			},
+			Response: firebaseSignin{},
+			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+				http.StatusUnsupportedMediaType},
+		}, handle: s.signinFirebase, sameOrigin: true},
+		{Operation: openapi.Operation{
 			Method: http.MethodPost, Path: "/signout", ID: "signout", Tag: tagBrowser,
 			Summary:     "Sign the browser out",
 			Description: "Ends the session (form field csrf_token or header X-CSRF-Token required) and redirects (303) to /.",

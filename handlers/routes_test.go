@@ -107,6 +107,10 @@ func TestRouteTable(t *testing.T) {
 		{route: "GET /signin", path: "/signin?token=abc", owner: 200, anon: 200, has: []string{`value="abc"`, "Sign in"}},
 		{route: "POST /signin", path: "/signin", body: "token=" + e.tok[alice], ctype: "application/x-www-form-urlencoded", owner: 303, anon: 303},
 		{route: "POST /signout", path: "/signout", owner: 303, anon: 303},
+		// This server signs in with API tokens; firebase_test.go runs the
+		// route on a Firebase server.
+		{route: "POST /signin/firebase", path: "/signin/firebase", body: "id_token=x", ctype: "application/x-www-form-urlencoded",
+			owner: 404, anon: 404},
 		{route: "GET /my-batches", path: "/my-batches", owner: 200, anon: 303, page: true, has: []string{"kinase screen", "still queued"}},
 		{route: "POST /my-batches/delete", path: "/my-batches/delete", body: "id=" + done + "&id=" + open,
 			ctype: "application/x-www-form-urlencoded", owner: 200, anon: 303, page: true,

@@ -135,6 +135,9 @@ type Deps struct {
 	// pages read it before what they show and connect to Live since it.
 	// nil: the pages are not live and update on reload.
 	LiveHead func(ctx context.Context, userID string) (int64, error)
+	// Firebase, when set, signs browsers in with Firebase Authentication
+	// (firebase.go) instead of API tokens, which programs keep using.
+	Firebase *FirebaseConfig
 	// Targets are the bundled docking targets the New prediction form
 	// describes, with their pictures; nil: described from vina.Targets()
 	// without pictures.
@@ -175,6 +178,11 @@ func New(d Deps) *echo.Echo {
 	}
 	if d.MaxUpload <= 0 {
 		d.MaxUpload = DefaultMaxUpload
+	}
+	if d.Firebase != nil && len(d.Firebase.CSRFKey) == 0 {
+		f := *d.Firebase
+		f.CSRFKey = newCSRFKey()
+		d.Firebase = &f
 	}
 	s := &server{Deps: d}
 	table := s.routes()

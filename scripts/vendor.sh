@@ -23,6 +23,7 @@ PACKAGES=(
 	"htmx-ext-ws|2.0.4|htmx-ext-ws|sha512-LnOpFRL/2hInhdKl/9N0OJsb4GYQ5/teUdTHNZYY9ytYdxYEqjfLEe0MWgF3ODjfwGJRb4E95igAbU66te48ZA==|dist/ws.min.js|LICENSE|0BSD"
 	"molstar|5.11.0|molstar|sha512-Jv2oHkKoCpzrhqLmGlknepm0pfRsoTDebsGRkvXpbUFb6p+JIAkhLyM3uqV2twC6VR83ZbXtdswOtouPhozpuQ==|build/viewer/molstar.js build/viewer/molstar.css|LICENSE|MIT"
 	"smiles-drawer|2.4.1|smiles-drawer|sha512-kJeD91Bp8EwLTQouq4az7hn5zUYdIaLQoyFt8XlsqriugPiZOdBFADJMUnfqDYpyu3XK9SFpBgTuDtczpbSUbA==|dist/smiles-drawer.min.js|LICENSE.md|MIT"
+	"firebase|12.19.0|firebase|sha512-kwXCLcI0ly2lkwygkbuRx6SsX3DSO96355YrWh9SWZ5ncsxK/y5cirn3sY6nZVSiBVE++2nL6Hchzu1EB8uohQ==|firebase-app-compat.js firebase-auth-compat.js|package.json|Apache-2.0"
 	"uplot|1.6.32|uplot|sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==|dist/uPlot.iife.min.js dist/uPlot.min.css|LICENSE|MIT"
 )
 
@@ -154,6 +155,9 @@ done
 	echo "  from RCSB)."
 	echo "- smiles-drawer is the one 2D depiction library (pure JavaScript, no WASM)."
 	echo "- htmx-ext-ws has no licence field in its package.json; its LICENSE file is 0BSD."
+	echo "- firebase ships no LICENSE file; its package.json, kept next to its files, declares Apache-2.0."
+	echo '  Only the compat builds of the app and auth SDKs are vendored (global `firebase`, plain script'
+	echo "  tags); the sign-in page of a server in Firebase mode loads them."
 } >"$tmp/VERSIONS.md"
 place "$tmp/VERSIONS.md" "$vendor/VERSIONS.md"
 
