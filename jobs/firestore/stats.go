@@ -1,0 +1,135 @@
+package firestore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"omtx/jobs"
+)
+
+// Stats implements jobs.Store. It is for operators and favours being
+// right over being cheap: it reads every individual job and every batch
+// parent (with its progress shards), but no child, except those waiting
+// for a retry backoff.
+func (s *Store) Stats(ctx context.Context) (jobs.Stats, error) {
+	st, err := s.stats(ctx)
+	if err != nil {
+		return jobs.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}
+
+type statsKey struct {
+	model  string
+	status jobs.Status
+}
+
+func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
+	var st jobs.Stats
+	now := s.now()
+	counts := map[statsKey]int{}
+
+	individual := s.jobsCol().Where("type", "==", string(jobs.TypeIndividual)).Select("model", "status", "available_at")
+	err := s.scan(ctx, individual, func(_ string, d *jobDoc) (bool, error) {
+		counts[statsKey{d.Model, d.status()}]++
+		if d.status() == jobs.StatusPending {
+			if d.AvailableAt > now {
+				st.Delayed++
+			} else {
+				st.Queued++
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return st, err
+	}
+
+	// Children are counted from their batches' progress.
+	paused := map[string]bool{}
+	parents := s.jobsCol().Where("type", "==", string(jobs.TypeBatchParent)).
+		Select("model", "status", "paused", "finalize_state", "phase", "shards")
+	err = s.scan(ctx, parents, func(id string, d *jobDoc) (bool, error) {
+		if !d.visible() {
+			return false, nil
+		}
+		shards, err := s.readShards(ctx, id, int(d.Shards))
+		if err != nil {
+			return false, err
+		}
+		p := sumShards(shards)
+		for status, n := range map[jobs.Status]int{jobs.StatusPending: p.Pending, jobs.StatusRunning: p.Running,
+			jobs.StatusCompleted: p.Completed, jobs.StatusFailed: p.Failed, jobs.StatusCancelled: p.Cancelled} {
+			counts[statsKey{d.Model, status}] += n
+		}
+		paused[id] = d.Paused
+		if !d.status().Final() {
+			st.ActiveBatches++
+			if d.Paused {
+				st.PausedBatches++
+			}
+		}
+		if d.Finalize == string(jobs.FinalizePending) || d.Finalize == string(jobs.FinalizeLeased) {
+			st.Finalizing++
+		}
+		if !d.Paused {
+			st.Queued += p.Pending
+		}
+		return false, nil
+	})
+	if err != nil {
+		return st, err
+	}
+
+	// Children waiting for a backoff; those in unpaused batches were
+	// counted as queued above. A child is pending with attempt > 0 only
+	// after a failed attempt.
+	retrying := s.jobsCol().Where("type", "==", string(jobs.TypeBatchChild)).Where("status", "==", string(jobs.StatusPending)).
+		Where("attempt", ">", int64(0)).Select("batch_id", "available_at")
+	err = s.scan(ctx, retrying, func(_ string, d *jobDoc) (bool, error) {
+		p, ok := paused[d.BatchID]
+		if !ok || d.AvailableAt <= now {
+			return false, nil
+		}
+		st.Delayed++
+		if !p {
+			st.Queued--
+		}
+		return false, nil
+	})
+	if err != nil {
+		return st, err
+	}
+
+	active := s.usersCol().Where("active", "==", true)
+	res, err := active.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return st, err
+	}
+	var users struct {
+		N int64 `firestore:"n"`
+	}
+	if err := res.DataTo(&users); err != nil {
+		return st, err
+	}
+	st.Users = int(users.N)
+
+	for k, n := range counts {
+		if n != 0 {
+			st.Jobs = append(st.Jobs, jobs.StatsCount{Model: k.model, Status: k.status, N: n})
+		}
+	}
+	order := map[jobs.Status]int{}
+	for i, status := range jobs.Statuses {
+		order[status] = i
+	}
+	sort.Slice(st.Jobs, func(i, j int) bool {
+		a, b := st.Jobs[i], st.Jobs[j]
+		if a.Model != b.Model {
+			return a.Model < b.Model
+		}
+		return order[a.Status] < order[b.Status]
+	})
+	return st, nil
+}
