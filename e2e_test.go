@@ -83,13 +83,16 @@ func submitKinaseBatch(t testing.TB, store jobs.Store, params string) *jobs.Job 
 	return p
 }
 
-func startWorker(t *testing.T, bin, data, name string) *exec.Cmd {
+// startWorker runs `omtx worker` on data, with env added to the
+// environment (backend settings).
+func startWorker(t *testing.T, bin, data, name string, env ...string) *exec.Cmd {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(data, name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "worker", "--data", data, "--lease-ttl", "3s", "--rescue-every", "500ms")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -134,15 +137,16 @@ func enginesOf(dir string) []string {
 	return out
 }
 
-// startServer runs `omtx serve` without workers on data and returns its
-// address and the local user's token.
-func startServer(t *testing.T, bin, data string) (string, string) {
+// startServer runs `omtx serve` without workers on data, with env added
+// to the environment, and returns its address and the local user's token.
+func startServer(t *testing.T, bin, data string, env ...string) (string, string) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(data, "serve.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--workers", "0")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

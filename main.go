@@ -38,6 +38,7 @@ import (
 	"omtx/handlers"
 	"omtx/hub"
 	"omtx/jobs"
+	jobsfirestore "omtx/jobs/firestore"
 	"omtx/jobs/sqlite"
 	"omtx/live"
 	"omtx/metrics"
@@ -69,7 +70,8 @@ Engines (environment): OMTX_VINA_CPUS (Vina's --cpu; default all cores),
   OMTX_MSA_SERVER=true to compute MSAs with the public MSA server.
 
 Backends (flags or environment):
-  --store  OMTX_STORE  sqlite:///path/omtx.db (default: DATA/omtx.db)
+  --store  OMTX_STORE  sqlite:///path/omtx.db (default: DATA/omtx.db) | firestore://PROJECT[/ROOT/DOC]
+                       (Firestore; FIRESTORE_EMULATOR_HOST selects the emulator)
   --blob   OMTX_BLOB   file:///path | gs://BUCKET | mem:// (default: file://DATA/files)
   --auth   OMTX_AUTH   local (API tokens; the default) | firebase (Firebase Authentication for
                        browsers, API tokens for programs; settings OMTX_FIREBASE_PROJECT,
@@ -221,9 +223,34 @@ func openStore(ctx context.Context, raw string, clock jobs.Clock) (jobs.Store, e
 			return nil, err
 		}
 		return sqlite.Open(ctx, path, jobs.Config{Clock: clock}, sqlite.Options{})
+	case "firestore":
+		project, opts, err := firestoreURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return jobsfirestore.Open(ctx, project, jobs.Config{Clock: clock}, jobsfirestore.Options{Root: opts.root, DatabaseID: opts.database})
 	default:
-		return nil, fmt.Errorf("store URL %q: this build supports sqlite:// only", raw)
+		return nil, fmt.Errorf("store URL %q: the scheme is not one of sqlite, firestore", raw)
 	}
+}
+
+// firestoreLocation is where in a Firestore project the records live.
+type firestoreLocation struct {
+	root     string // the document the collections hang under; "" for the default
+	database string // "" for (default)
+}
+
+// firestoreURL reads firestore://PROJECT[/ROOT/DOC][?database=DB]: the
+// project, then optionally the document path the hub's collections live
+// under (so that deployments can share a project) and the database.
+func firestoreURL(u *url.URL) (string, firestoreLocation, error) {
+	var loc firestoreLocation
+	if u.Host == "" {
+		return "", loc, fmt.Errorf("store URL %q: firestore://PROJECT names a project", u.Redacted())
+	}
+	loc.root = strings.Trim(u.Path, "/")
+	loc.database = u.Query().Get("database")
+	return u.Host, loc, nil
 }
 
 type backends struct {

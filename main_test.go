@@ -187,3 +187,24 @@ func TestWorkerModels(t *testing.T) {
 		t.Error("--models , accepted")
 	}
 }
+
+func TestFirestoreURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"firestore://demo-test":                         "demo-test||",
+		"firestore://prod-1/omtx/prod":                  "prod-1|omtx/prod|",
+		"firestore://prod-1/omtx/prod/?database=hub-db": "prod-1|omtx/prod|hub-db",
+	} {
+		u, _ := url.Parse(raw)
+		p, loc, err := firestoreURL(u)
+		if err != nil || p+"|"+loc.root+"|"+loc.database != want {
+			t.Errorf("%s: %q %+v %v", raw, p, loc, err)
+		}
+	}
+	u, _ := url.Parse("firestore:///omtx/prod")
+	if _, _, err := firestoreURL(u); err == nil {
+		t.Error("no project: no error")
+	}
+	if _, err := openStore(context.Background(), "postgres://x", nil); err == nil || !strings.Contains(err.Error(), "sqlite, firestore") {
+		t.Errorf("unknown scheme: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"omtx/accounts"
+	accfirestore "omtx/accounts/firestore"
 	"omtx/accounts/sqlite"
 	"omtx/firebaseauth"
 	"omtx/handlers"
@@ -43,8 +44,14 @@ func openAccounts(ctx context.Context, storeURL string, clock jobs.Clock) (accou
 			return nil, err
 		}
 		return sqlite.Open(ctx, path, accounts.Config{Clock: clock})
+	case "firestore":
+		project, loc, err := firestoreURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return accfirestore.Open(ctx, project, accounts.Config{Clock: clock}, accfirestore.Options{Root: loc.root, DatabaseID: loc.database})
 	default:
-		return nil, fmt.Errorf("store URL %q: this build keeps users in sqlite:// only", storeURL)
+		return nil, fmt.Errorf("store URL %q: the scheme is not one of sqlite, firestore", storeURL)
 	}
 }
 
