@@ -11,12 +11,16 @@ ADDR    ?= 127.0.0.1:8080
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./jobs/... ./gpu ./results/... ./accounts/... ./ratelimit ./hub ./handlers ./webhook ./metrics ./loadgen ./client ./live
 
-.PHONY: all setup build run test check-format check-generate vet unit race browser e2e bench clean
+.PHONY: all setup firebase-tools build run test check-format check-generate vet unit race browser e2e bench clean
 
 all: build
 
 setup:
 	@scripts/setup.sh
+
+# The Firebase CLI, whose Auth emulator the sign-in tests start (npm, once).
+firebase-tools: setup
+	@scripts/firebase-tools.sh >/dev/null
 
 build: setup
 	$(GO) build -o $(BIN) .
@@ -24,7 +28,7 @@ build: setup
 run: build
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-test: setup check-format check-generate vet unit race e2e
+test: setup firebase-tools check-format check-generate vet unit race e2e
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \

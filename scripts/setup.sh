@@ -30,3 +30,19 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The Firestore emulator (Java) that the Firestore stores' tests run
+# against comes with the Google Cloud CLI's apt repository, not Debian's:
+# installed when that repository is configured, otherwise said plainly
+# (those tests skip, and fail with CI=true).
+launcher=/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator
+if [ ! -x "$launcher" ] && [ -z "${FIRESTORE_EMULATOR_HOST:-}" ]; then
+	if [ "$(id -u)" -eq 0 ] && apt-cache show google-cloud-cli-firestore-emulator >/dev/null 2>&1; then
+		echo "setup: installing google-cloud-cli-firestore-emulator"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			google-cloud-cli-firestore-emulator default-jre-headless >/dev/null
+	else
+		echo "setup: no Firestore emulator ($launcher): install google-cloud-cli-firestore-emulator" \
+			"from the Google Cloud CLI apt repository, or set FIRESTORE_EMULATOR_HOST" >&2
+	fi
+fi
