@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/playwright-community/playwright-go"
+
+	"omtx/firebaseauth/firebaseauthtest"
 )
 
 // chromiumPath is Debian's Chromium; scripts/setup.sh installs it.
@@ -78,7 +80,8 @@ func TestMain(m *testing.M) {
 	if !testing.Short() {
 		h.start()
 	}
-	code := m.Run()
+	// The Auth emulator, when a test starts it, stops after the tests.
+	code := firebaseauthtest.Main(m)
 	if err := h.stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		code = 1
