@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"time"
 )
 
@@ -157,6 +158,35 @@ type StatsCount struct {
 	Model  string
 	Status Status
 	N      int
+}
+
+// ModelStatus is a model and a status, for counting jobs by both.
+type ModelStatus struct {
+	Model  string
+	Status Status
+}
+
+// StatsCounts lists counts by model and status as Stats.Jobs holds them:
+// pairs with no jobs left out, ordered by model and then lifecycle.
+func StatsCounts(counts map[ModelStatus]int) []StatsCount {
+	var out []StatsCount
+	for k, n := range counts {
+		if n != 0 {
+			out = append(out, StatsCount{Model: k.Model, Status: k.Status, N: n})
+		}
+	}
+	order := map[Status]int{}
+	for i, status := range Statuses {
+		order[status] = i
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Model != b.Model {
+			return a.Model < b.Model
+		}
+		return order[a.Status] < order[b.Status]
+	})
+	return out
 }
 
 // ChildSubmission is one child of a batch.

@@ -56,15 +56,12 @@ package firestore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"github.com/google/uuid"
@@ -74,6 +71,7 @@ import (
 
 	"omtx/accounts"
 	"omtx/jobs"
+	"omtx/jobs/firestore/docid"
 )
 
 // Collection names, under the root document.
@@ -232,27 +230,11 @@ func (s *Store) createAll(ctx context.Context, docs ...creation) error {
 
 func (s *Store) now() int64 { return s.cfg.Clock.Now().UnixNano() }
 
-// digest is a document id for a tuple of strings: fixed length, valid
-// whatever the strings hold, and different for different tuples.
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\x00", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// validID reports whether id can name a document. Ids that cannot (from a
-// URL, say) name no record, so callers answer ErrNotFound.
-func validID(id string) bool {
-	switch {
-	case id == "", id == ".", id == "..", len(id) > 1500, !utf8.ValidString(id), strings.Contains(id, "/"):
-		return false
-	case strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"):
-		return false
-	}
-	return true
-}
+// digest and validID name documents (see package docid).
+var (
+	digest  = docid.Digest
+	validID = docid.Valid
+)
 
 // asciiLower lowers ASCII letters only, as SQLite's NOCASE does, so that
 // both stores compare and sort names alike.

@@ -91,8 +91,6 @@ package firestore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -100,7 +98,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
@@ -108,6 +105,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"omtx/jobs"
+	"omtx/jobs/firestore/docid"
 )
 
 // Store is a jobs.Store in Firestore.
@@ -229,27 +227,11 @@ func (s *Store) resultRef(userID, key string) *firestore.DocumentRef {
 	return s.root.Collection("results").Doc(digest(userID, key))
 }
 
-// digest is a document id for a tuple of strings: fixed length, valid
-// whatever the strings hold, and spread evenly over the key space.
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\x00", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// validID reports whether id can name a document. Ids that cannot (from a
-// URL, say) name no job, so callers answer ErrNotFound.
-func validID(id string) bool {
-	switch {
-	case id == "", id == ".", id == "..", len(id) > 1500, !utf8.ValidString(id), strings.Contains(id, "/"):
-		return false
-	case strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"):
-		return false
-	}
-	return true
-}
+// digest and validID name documents (see package docid).
+var (
+	digest  = docid.Digest
+	validID = docid.Valid
+)
 
 // runTx runs fn in a read-write transaction, retried on conflicts (the
 // client backs off, and a retried transaction keeps its priority).

@@ -3,7 +3,6 @@ package firestore
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"omtx/jobs"
 )
@@ -20,19 +19,14 @@ func (s *Store) Stats(ctx context.Context) (jobs.Stats, error) {
 	return st, nil
 }
 
-type statsKey struct {
-	model  string
-	status jobs.Status
-}
-
 func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 	var st jobs.Stats
 	now := s.now()
-	counts := map[statsKey]int{}
+	counts := map[jobs.ModelStatus]int{}
 
 	individual := s.jobsCol().Where("type", "==", string(jobs.TypeIndividual)).Select("model", "status", "available_at")
 	err := s.scan(ctx, individual, func(_ string, d *jobDoc) (bool, error) {
-		counts[statsKey{d.Model, d.status()}]++
+		counts[jobs.ModelStatus{Model: d.Model, Status: d.status()}]++
 		if d.status() == jobs.StatusPending {
 			if d.AvailableAt > now {
 				st.Delayed++
@@ -61,7 +55,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 		p := sumShards(shards)
 		for status, n := range map[jobs.Status]int{jobs.StatusPending: p.Pending, jobs.StatusRunning: p.Running,
 			jobs.StatusCompleted: p.Completed, jobs.StatusFailed: p.Failed, jobs.StatusCancelled: p.Cancelled} {
-			counts[statsKey{d.Model, status}] += n
+			counts[jobs.ModelStatus{Model: d.Model, Status: status}] += n
 		}
 		paused[id] = d.Paused
 		if !d.status().Final() {
@@ -115,21 +109,6 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 	}
 	st.Users = int(users.N)
 
-	for k, n := range counts {
-		if n != 0 {
-			st.Jobs = append(st.Jobs, jobs.StatsCount{Model: k.model, Status: k.status, N: n})
-		}
-	}
-	order := map[jobs.Status]int{}
-	for i, status := range jobs.Statuses {
-		order[status] = i
-	}
-	sort.Slice(st.Jobs, func(i, j int) bool {
-		a, b := st.Jobs[i], st.Jobs[j]
-		if a.Model != b.Model {
-			return a.Model < b.Model
-		}
-		return order[a.Status] < order[b.Status]
-	})
+	st.Jobs = jobs.StatsCounts(counts)
 	return st, nil
 }

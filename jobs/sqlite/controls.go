@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"omtx/jobs"
 )
@@ -238,11 +237,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 	}
 	defer tx.Rollback()
 
-	type key struct {
-		model  string
-		status jobs.Status
-	}
-	counts := map[key]int{}
+	counts := map[jobs.ModelStatus]int{}
 
 	rows, err := tx.QueryContext(ctx, `SELECT model, status, count(*), coalesce(sum(available_at > ?), 0)
 		FROM jobs WHERE type = 'INDIVIDUAL' GROUP BY model, status`, now)
@@ -256,7 +251,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 			rows.Close()
 			return st, err
 		}
-		counts[key{model, jobs.Status(status)}] += n
+		counts[jobs.ModelStatus{Model: model, Status: jobs.Status(status)}] += n
 		if jobs.Status(status) == jobs.StatusPending {
 			st.Queued += n - later
 			st.Delayed += later
@@ -289,7 +284,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 		}
 		for status, n := range map[jobs.Status]int{jobs.StatusPending: p.Pending, jobs.StatusRunning: p.Running,
 			jobs.StatusCompleted: p.Completed, jobs.StatusFailed: p.Failed, jobs.StatusCancelled: p.Cancelled} {
-			counts[key{model, status}] += n
+			counts[jobs.ModelStatus{Model: model, Status: status}] += n
 		}
 		st.ActiveBatches += active
 		st.PausedBatches += paused
@@ -317,21 +312,6 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 		return st, err
 	}
 
-	for k, n := range counts {
-		if n != 0 {
-			st.Jobs = append(st.Jobs, jobs.StatsCount{Model: k.model, Status: k.status, N: n})
-		}
-	}
-	order := map[jobs.Status]int{}
-	for i, status := range jobs.Statuses {
-		order[status] = i
-	}
-	sort.Slice(st.Jobs, func(i, j int) bool {
-		a, b := st.Jobs[i], st.Jobs[j]
-		if a.Model != b.Model {
-			return a.Model < b.Model
-		}
-		return order[a.Status] < order[b.Status]
-	})
+	st.Jobs = jobs.StatsCounts(counts)
 	return st, nil
 }
