@@ -140,6 +140,9 @@ type Stats struct {
 	// Queued is the number of pending jobs that may be leased now (not
 	// waiting for a retry backoff, not in a paused batch).
 	Queued int
+	// QueuedByModel splits Queued by model; models with none are left out
+	// (nil when nothing is queued). Runners of a model scale on it.
+	QueuedByModel map[string]int
 	// Delayed is the number of pending jobs waiting for a retry backoff,
 	// paused batches' included.
 	Delayed int
@@ -158,6 +161,25 @@ type StatsCount struct {
 	Model  string
 	Status Status
 	N      int
+}
+
+// AddQueued counts n more queued jobs of model (n may be negative),
+// keeping Queued and QueuedByModel together.
+func (s *Stats) AddQueued(model string, n int) {
+	if n == 0 {
+		return
+	}
+	s.Queued += n
+	if s.QueuedByModel == nil {
+		s.QueuedByModel = map[string]int{}
+	}
+	s.QueuedByModel[model] += n
+	if s.QueuedByModel[model] == 0 {
+		delete(s.QueuedByModel, model)
+	}
+	if len(s.QueuedByModel) == 0 {
+		s.QueuedByModel = nil
+	}
 }
 
 // ModelStatus is a model and a status, for counting jobs by both.

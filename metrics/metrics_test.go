@@ -112,7 +112,7 @@ func TestStatsCollector(t *testing.T) {
 				{Model: "vina", Status: jobs.StatusRunning, N: 4},
 				{Model: "boltz2", Status: jobs.StatusCompleted, N: 9},
 			},
-			Queued: 100, Delayed: 20, ActiveBatches: 3, PausedBatches: 1, Finalizing: 2,
+			Queued: 100, QueuedByModel: map[string]int{"vina": 100}, Delayed: 20, ActiveBatches: 3, PausedBatches: 1, Finalizing: 2,
 		}, nil
 	})
 	contains(t, scrape(t, m),
@@ -121,6 +121,8 @@ func TestStatsCollector(t *testing.T) {
 		`omtx_jobs{model="vina",status="running"} 4`,
 		`omtx_jobs{model="boltz2",status="completed"} 9`,
 		`omtx_queue_depth 100`,
+		`omtx_queue_model_depth{model="vina"} 100`,
+		`omtx_queue_model_depth{model="boltz2"} 0`,
 		`omtx_queue_delayed 20`,
 		`omtx_batches_active 3`,
 		`omtx_batches_paused 1`,
@@ -139,7 +141,7 @@ func TestStatsCollectorStoreDown(t *testing.T) {
 	m.EngineRun("vina", time.Second, nil)
 	out := scrape(t, m)
 	contains(t, out, `omtx_stats_up 0`, `omtx_jobs_completed_total{model="vina"} 1`)
-	for _, gone := range []string{"omtx_queue_depth ", "omtx_jobs{"} {
+	for _, gone := range []string{"omtx_queue_depth ", "omtx_queue_model_depth", "omtx_jobs{"} {
 		if strings.Contains(out, gone) {
 			t.Errorf("%s exported while the store is down", gone)
 		}

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,16 +18,19 @@ type statsCollector struct {
 	stats   func(context.Context) (jobs.Stats, error)
 	timeout time.Duration
 
-	up, jobs, queued, delayed, active, paused, finalizing *prometheus.Desc
+	up, jobs, queued, queuedModel, delayed, active, paused, finalizing *prometheus.Desc
 }
 
 func newStatsCollector(stats func(context.Context) (jobs.Stats, error), timeout time.Duration) *statsCollector {
 	return &statsCollector{
-		stats:      stats,
-		timeout:    timeout,
-		up:         prometheus.NewDesc("omtx_stats_up", "Whether the store answered the scrape's count (1) or not (0).", nil, nil),
-		jobs:       prometheus.NewDesc("omtx_jobs", "Jobs (individual and batch children) by model and status.", []string{"model", "status"}, nil),
-		queued:     prometheus.NewDesc("omtx_queue_depth", "Pending jobs that may be leased now.", nil, nil),
+		stats:   stats,
+		timeout: timeout,
+		up:      prometheus.NewDesc("omtx_stats_up", "Whether the store answered the scrape's count (1) or not (0).", nil, nil),
+		jobs:    prometheus.NewDesc("omtx_jobs", "Jobs (individual and batch children) by model and status.", []string{"model", "status"}, nil),
+		queued:  prometheus.NewDesc("omtx_queue_depth", "Pending jobs that may be leased now.", nil, nil),
+		queuedModel: prometheus.NewDesc("omtx_queue_model_depth",
+			"Pending jobs of a model that may be leased now (0 for a model with jobs but none queued): what its runners scale on.",
+			[]string{"model"}, nil),
 		delayed:    prometheus.NewDesc("omtx_queue_delayed", "Pending jobs waiting for a retry backoff.", nil, nil),
 		active:     prometheus.NewDesc("omtx_batches_active", "Batches pending or running.", nil, nil),
 		paused:     prometheus.NewDesc("omtx_batches_paused", "Active batches that are paused.", nil, nil),
@@ -35,7 +40,7 @@ func newStatsCollector(stats func(context.Context) (jobs.Stats, error), timeout 
 
 // Describe implements prometheus.Collector.
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.jobs, c.queued, c.delayed, c.active, c.paused, c.finalizing} {
+	for _, d := range []*prometheus.Desc{c.up, c.jobs, c.queued, c.queuedModel, c.delayed, c.active, c.paused, c.finalizing} {
 		ch <- d
 	}
 }
@@ -66,6 +71,18 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(counts[k]), k.model, k.status)
 	}
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.Queued))
+	// Every model with jobs gets a series, 0 when none is queued, so that a
+	// scaler sees the queue empty rather than the series gone.
+	models := map[string]bool{}
+	for _, k := range order {
+		models[k.model] = true
+	}
+	for m := range s.QueuedByModel {
+		models[m] = true
+	}
+	for _, m := range slices.Sorted(maps.Keys(models)) {
+		ch <- prometheus.MustNewConstMetric(c.queuedModel, prometheus.GaugeValue, float64(s.QueuedByModel[m]), m)
+	}
 	ch <- prometheus.MustNewConstMetric(c.delayed, prometheus.GaugeValue, float64(s.Delayed))
 	ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(s.ActiveBatches))
 	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, float64(s.PausedBatches))

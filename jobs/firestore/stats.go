@@ -31,7 +31,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 			if d.AvailableAt > now {
 				st.Delayed++
 			} else {
-				st.Queued++
+				st.AddQueued(d.Model, 1)
 			}
 		}
 		return false, nil
@@ -42,6 +42,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 
 	// Children are counted from their batches' progress.
 	paused := map[string]bool{}
+	models := map[string]string{} // batch -> model
 	parents := s.jobsCol().Where("type", "==", string(jobs.TypeBatchParent)).
 		Select("model", "status", "paused", "finalize_state", "phase", "shards")
 	err = s.scan(ctx, parents, func(id string, d *jobDoc) (bool, error) {
@@ -57,7 +58,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 			jobs.StatusCompleted: p.Completed, jobs.StatusFailed: p.Failed, jobs.StatusCancelled: p.Cancelled} {
 			counts[jobs.ModelStatus{Model: d.Model, Status: status}] += n
 		}
-		paused[id] = d.Paused
+		paused[id], models[id] = d.Paused, d.Model
 		if !d.status().Final() {
 			st.ActiveBatches++
 			if d.Paused {
@@ -68,7 +69,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 			st.Finalizing++
 		}
 		if !d.Paused {
-			st.Queued += p.Pending
+			st.AddQueued(d.Model, p.Pending)
 		}
 		return false, nil
 	})
@@ -88,7 +89,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 		}
 		st.Delayed++
 		if !p {
-			st.Queued--
+			st.AddQueued(models[d.BatchID], -1)
 		}
 		return false, nil
 	})

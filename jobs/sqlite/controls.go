@@ -253,7 +253,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 		}
 		counts[jobs.ModelStatus{Model: model, Status: jobs.Status(status)}] += n
 		if jobs.Status(status) == jobs.StatusPending {
-			st.Queued += n - later
+			st.AddQueued(model, n-later)
 			st.Delayed += later
 		}
 	}
@@ -289,7 +289,7 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 		st.ActiveBatches += active
 		st.PausedBatches += paused
 		st.Finalizing += finalizing
-		st.Queued += p.Pending - pausedPending
+		st.AddQueued(model, p.Pending-pausedPending)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -298,15 +298,27 @@ func (s *Store) stats(ctx context.Context) (jobs.Stats, error) {
 
 	// Children waiting for a backoff; those in unpaused batches were
 	// counted as queued above.
-	var later, laterPaused int
-	err = tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum((SELECT paused FROM jobs p WHERE p.id = c.batch_id) != 0), 0)
-		FROM jobs c WHERE c.type = 'BATCH_CHILD' AND c.status = 'pending' AND c.attempt > 0 AND c.available_at > ?`, now).
-		Scan(&later, &laterPaused)
+	rows, err = tx.QueryContext(ctx, `SELECT c.model, count(*),
+		coalesce(sum((SELECT paused FROM jobs p WHERE p.id = c.batch_id) != 0), 0)
+		FROM jobs c WHERE c.type = 'BATCH_CHILD' AND c.status = 'pending' AND c.attempt > 0 AND c.available_at > ?
+		GROUP BY c.model`, now)
 	if err != nil {
 		return st, err
 	}
-	st.Delayed += later
-	st.Queued -= later - laterPaused
+	for rows.Next() {
+		var model string
+		var later, laterPaused int
+		if err := rows.Scan(&model, &later, &laterPaused); err != nil {
+			rows.Close()
+			return st, err
+		}
+		st.Delayed += later
+		st.AddQueued(model, -(later - laterPaused))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
 
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM queue_users WHERE pending > 0 OR running > 0`).Scan(&st.Users); err != nil {
 		return st, err

@@ -698,6 +698,7 @@ func testStats(t *testing.T, h *harness) {
 			{Model: "vina", Status: jobs.StatusFailed, N: 1},
 		},
 		Queued:        2, // alice's job and bob's vina child
+		QueuedByModel: map[string]int{"vina": 2},
 		Delayed:       3, // bob's two children and carol's job
 		ActiveBatches: 2,
 		PausedBatches: 1,
@@ -715,6 +716,7 @@ func testStats(t *testing.T, h *harness) {
 	// The backoffs end: what waited is queued, except in the paused batch.
 	h.clock.Advance(time.Hour)
 	want.Queued, want.Delayed = 4, 0
+	want.QueuedByModel = map[string]int{"gnina": 1, "vina": 3}
 	st, err = h.store.Stats(h.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -727,6 +729,7 @@ func testStats(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	want.Queued, want.PausedBatches = 7, 0
+	want.QueuedByModel = map[string]int{"boltz2": 3, "gnina": 1, "vina": 3}
 	st, err = h.store.Stats(h.ctx)
 	if err != nil {
 		t.Fatal(err)
