@@ -418,9 +418,11 @@ func structureViewer(t *testing.T, s *session, batchID, jobID, ligand string) {
 	s.expect(t, s.h.expect.Locator(canvas).ToBeVisible(playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(30_000)}),
 		"the viewer has a canvas")
 	// Drawn means more than a blank background: poll the canvas's pixels.
+	// Software WebGL on a busy 2-core machine can take a while per frame:
+	// the screenshot and the wait allow for it.
 	var colours int
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
-		shot, err := canvas.Screenshot()
+	for end := time.Now().Add(90 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		shot, err := canvas.Screenshot(playwright.LocatorScreenshotOptions{Timeout: playwright.Float(60_000)})
 		if err != nil {
 			t.Fatal(err)
 		}
