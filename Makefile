@@ -11,7 +11,7 @@ ADDR    ?= 127.0.0.1:8080
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./jobs/... ./gpu ./results/... ./accounts/... ./ratelimit ./hub ./handlers ./webhook ./metrics ./loadgen ./client ./live
 
-.PHONY: all setup firebase-tools build run test check-format check-generate vet unit race browser e2e bench clean
+.PHONY: all setup firebase-tools fuzz fuzz-short soak build run test check-format check-generate vet unit race browser e2e bench clean
 
 all: build
 
@@ -28,7 +28,7 @@ build: setup
 run: build
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-test: setup firebase-tools check-format check-generate vet unit race e2e
+test: setup firebase-tools check-format check-generate vet unit race fuzz-short e2e
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
@@ -56,6 +56,19 @@ race:
 browser:
 	@scripts/browser-setup.sh .cache/playwright-driver
 
+# Every fuzz target briefly (about 95 s in all); make fuzz runs them longer.
+fuzz-short:
+	@scripts/fuzz.sh 5s
+
+fuzz:
+	@scripts/fuzz.sh 2m
+
+# Ten minutes of a real omtx serve at 1,000 req/s of reads and writes:
+# errors, rate, latency and whether memory stays flat.
+SOAK_DURATION ?= 10m
+soak: build
+	$(GO) test -count=1 -run '^TestSoak$$' -timeout 0 -v . -soak $(SOAK_DURATION) -soak-bin $(abspath $(BIN))
+
 e2e: browser
 	$(GO) test -count=1 -timeout 20m ./e2e/
 
@@ -71,6 +84,7 @@ bench: setup
 	$(GO) test -run '^$$' -bench Results10k -benchtime 5x ./hub/
 	$(GO) test -run '^$$' -bench 'APIBatchGet' -benchtime 1x -v . | grep -E '^Benchmark|req/s'
 	$(GO) test -run '^$$' -bench 'APIResults10k' .
+	set -o pipefail; $(GO) test -run '^$$' -bench 'APIRoutes' -benchtime 1x -v . | grep -E '^Benchmark|req/s|FAIL'
 	$(GO) test -run '^$$' -bench DockingBatch -benchtime 1x -timeout 60m .
 
 clean:

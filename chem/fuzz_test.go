@@ -32,6 +32,15 @@ func FuzzParseSMILES(f *testing.F) {
 	for _, s := range edgeSMILES {
 		f.Add(s)
 	}
+	// A few of every real library's SMILES, spread over the file.
+	for _, src := range []struct{ file, column string }{
+		{"delaney-processed.csv", "smiles"}, {"BBBP.csv", "smiles"}, {"fda_approved_drugs.csv", "SMILES"},
+	} {
+		all := csvColumn(f, filepath.Join("..", "testdata", "smiles", src.file), src.column)
+		for i := 0; i < len(all); i += max(len(all)/8, 1) {
+			f.Add(all[i])
+		}
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := ParseSMILES(s)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"omtx/jobs"
+	"omtx/openapi"
 )
 
 // bodyKind is how a request's body is encoded.
@@ -50,20 +51,103 @@ func kindOf(r *http.Request, multipartOK bool) (bodyKind, error) {
 
 // decodeJSON reads one JSON value from r into v. Its errors say what was
 // wrong and where: the field of a value of the wrong type, the byte
-// offset of a syntax error.
+// offset of a syntax error. A field v does not have, and a key given twice
+// in one object (a misspelt option would be ignored, a repeated one read
+// differently by different parsers), are refused with the field named.
 func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
 		}
+		return fmt.Errorf("read the request body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return jobs.Errorf(jobs.ErrInvalid, "malformed JSON: more data after the value at byte offset %d", dec.InputOffset())
 	}
-	return nil
+	return duplicateKeys(data)
+}
+
+// duplicateKeys refuses a JSON document (already known to be valid) in
+// which an object names a key twice. Keys are compared as the decoder
+// matches them to fields: ASCII and Unicode case ignored.
+func duplicateKeys(data []byte) error {
+	type frame struct {
+		object bool
+		path   string
+		key    string // the current key of an object
+		index  int    // the current index of an array
+		seen   map[string]bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []*frame
+	// at is the path of the value about to be read.
+	at := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			if f.path == "" {
+				return f.key
+			}
+			return f.path + "." + f.key
+		}
+		return fmt.Sprintf("%s[%d]", f.path, f.index)
+	}
+	// done ends a value inside the top frame.
+	done := func() {
+		if len(stack) > 0 && !stack[len(stack)-1].object {
+			stack[len(stack)-1].index++
+		}
+	}
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return jsonError(err)
+		}
+		if expectKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				done()
+				expectKey = len(stack) > 0 && stack[len(stack)-1].object
+				continue
+			}
+			f := stack[len(stack)-1]
+			key, _ := tok.(string)
+			folded := strings.ToLower(strings.ToUpper(key))
+			f.key = key
+			if f.seen[folded] {
+				return jobs.FieldError(at(), "is given twice in one object: give each field once")
+			}
+			f.seen[folded] = true
+			expectKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, path: at(), seen: map[string]bool{}})
+			expectKey = true
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{path: at()})
+			continue
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		done()
+		expectKey = len(stack) > 0 && stack[len(stack)-1].object
+	}
 }
 
 // jsonError turns a decoding error into the caller's mistake, unless the
@@ -89,6 +173,10 @@ func jsonError(err error) error {
 			return jobs.Errorf(jobs.ErrInvalid, "the body must be a JSON object, not %s", typ.Value)
 		}
 		return jobs.FieldError(field, "must be %s, not %s (at byte offset %d)", typeName(typ.Type), typ.Value, typ.Offset)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ = strconv.Unquote(name)
+		return jobs.FieldError(name, "is not a field of this request (check its spelling)")
 	}
 	var ue *json.UnsupportedValueError
 	if errors.As(err, &ue) {
@@ -227,6 +315,17 @@ func (u *upload) file(name string) (multipart.File, string, error) {
 		return nil, "", fmt.Errorf("open uploaded file: %w", err)
 	}
 	return f, fhs[0].Filename, nil
+}
+
+// once refuses a field or file part of the names given more than once:
+// which one counts would be a guess.
+func (u *upload) once(fields []openapi.FormField) error {
+	for _, f := range fields {
+		if len(u.form.Value[f.Name])+len(u.form.File[f.Name]) > 1 {
+			return jobs.FieldError(f.Name, "is given more than once: give it once")
+		}
+	}
+	return nil
 }
 
 // optionalText reads an optional file part as text of at most limit

@@ -171,13 +171,19 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // limitBody bounds the request body: MaxUpload for multipart uploads,
-// MaxBody for everything else. Reading past it fails with
+// MaxBody for everything else; a compressed body (Content-Encoding) is
+// refused with 415. Reading past it fails with
 // *http.MaxBytesError, which the error handler answers with 413.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if req.Body == nil || req.Body == http.NoBody {
 			return next(c)
+		}
+		// A compressed body would pass the limit as a few bytes and expand
+		// past it; none is decompressed, so every one is refused.
+		if ce := strings.TrimSpace(req.Header.Get(echo.HeaderContentEncoding)); ce != "" && !strings.EqualFold(ce, "identity") {
+			return &jobs.Error{Code: codeUnsupportedMedia, Message: fmt.Sprintf("Content-Encoding %q is not accepted: send the body uncompressed", ce)}
 		}
 		limit := s.MaxBody
 		if mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); mt == echo.MIMEMultipartForm {

@@ -51,6 +51,9 @@ func (s *server) submitBatch(c echo.Context) error {
 		return err
 	}
 	defer up.Close()
+	if err := up.once(submitFields); err != nil {
+		return err
+	}
 	req, err := submitForm(up)
 	if err != nil {
 		return err
@@ -150,6 +153,9 @@ func (s *server) validateLigands(c echo.Context) error {
 		return err
 	}
 	defer up.Close()
+	if err := up.once(validateFields); err != nil {
+		return err
+	}
 	f, name, err := up.file("file")
 	if err != nil {
 		return err

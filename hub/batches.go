@@ -117,6 +117,34 @@ func decodeCursor(token, digest string) (cursor, error) {
 	return c, nil
 }
 
+// maxPage bounds a page number: past it no list has rows, and the
+// offset it asks for could overflow.
+const maxPage = 1_000_000
+
+// pageSize reads a requested page size: 0 (absent) is def, more than max
+// is max, a negative size is the caller's mistake.
+func pageSize(size, def, max int) (int, error) {
+	switch {
+	case size < 0:
+		return 0, jobs.FieldError("page_size", "must be 1 or more, not %d", size)
+	case size == 0:
+		return def, nil
+	case size > max:
+		return max, nil
+	}
+	return size, nil
+}
+
+// pageOffset is the offset of a 1-based page of size rows (0, absent, is
+// the first page). A negative page, or one past maxPage, is the caller's
+// mistake.
+func pageOffset(page, size int) (int, error) {
+	if page < 0 || page > maxPage {
+		return 0, jobs.FieldError("page", "must be between 1 and %d, not %d", maxPage, page)
+	}
+	return (max(page, 1) - 1) * size, nil
+}
+
 // optionalStatus reads a status filter; empty means all.
 func optionalStatus(s string) (jobs.Status, error) {
 	s = strings.TrimSpace(s)
@@ -152,12 +180,9 @@ func (s *Service) BatchList(ctx context.Context, userID string, q api.ListQuery)
 	if err != nil {
 		return nil, err
 	}
-	size := q.PageSize
-	switch {
-	case size <= 0:
-		size = defaultListSize
-	case size > maxListSize:
-		size = maxListSize
+	size, err := pageSize(q.PageSize, defaultListSize, maxListSize)
+	if err != nil {
+		return nil, err
 	}
 	order, err := listOrder(q.Sort)
 	if err != nil {
@@ -169,7 +194,10 @@ func (s *Service) BatchList(ctx context.Context, userID string, q api.ListQuery)
 		return nil, jobs.FieldError("q", "is longer than %d characters", maxQueryLen)
 	}
 	digest := queryDigest("batches", userID, string(status), model, query, string(order), strconv.FormatBool(q.IncludeJobs))
-	offset := (max(q.Page, 1) - 1) * size
+	offset, err := pageOffset(q.Page, size)
+	if err != nil {
+		return nil, err
+	}
 	f := jobs.BatchFilter{UserID: userID, Status: status, Model: model, Query: query, Order: order,
 		Individual: q.IncludeJobs, Offset: offset, Limit: size + 1}
 	if q.Cursor != "" {

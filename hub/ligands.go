@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,6 +133,9 @@ func readLibrary(r io.Reader, filename string, v ligandValidator, maxLigands int
 	}
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(4096)
+	if kind := archiveKind(head); kind != "" {
+		return nil, nil, jobs.FieldError("file", "is a %s: upload the library itself (CSV, TSV, .smi or SDF), not an archive or a compressed file", kind)
+	}
 	format := ligands.DetectFormat(filename, head)
 	opts := ligands.Options{DropInvalid: true, MaxLigands: maxLigands}
 	lib, err := ligands.Read(br, format, opts)
@@ -165,6 +169,30 @@ func readLibrary(r io.Reader, filename string, v ligandValidator, maxLigands int
 	}
 	slices.SortStableFunc(problems, func(a, b ligands.Problem) int { return a.Row - b.Row })
 	return valid, problems, nil
+}
+
+// archives are the leading bytes of archives and compressed files, which
+// are refused as libraries rather than read as rows of garbage (and never
+// expanded).
+var archives = []struct{ magic, kind string }{
+	{"PK\x03\x04", "ZIP archive"}, {"PK\x05\x06", "ZIP archive"}, {"PK\x07\x08", "ZIP archive"},
+	{"\x1f\x8b", "gzip file"}, {"\xfd7zXZ\x00", "xz file"},
+	{"7z\xbc\xaf\x27\x1c", "7-Zip archive"}, {"\x28\xb5\x2f\xfd", "Zstandard file"},
+	{"Rar!\x1a\x07", "RAR archive"},
+}
+
+// archiveKind names the archive or compression format head starts with,
+// or "".
+func archiveKind(head []byte) string {
+	for _, a := range archives {
+		if bytes.HasPrefix(head, []byte(a.magic)) {
+			return a.kind
+		}
+	}
+	if len(head) > 3 && bytes.HasPrefix(head, []byte("BZh")) && '1' <= head[3] && head[3] <= '9' {
+		return "bzip2 file"
+	}
+	return ""
 }
 
 // verdicts lists every ligand in input order: the valid ones with their

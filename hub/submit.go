@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"omtx/api"
@@ -133,6 +134,12 @@ func (s *Service) plan(ctx context.Context, r planRequest) (*plan, error) {
 	if utf8.RuneCountInString(p.name) > maxJobNameLen {
 		return nil, jobs.FieldError("job_name", "must be at most %d characters", maxJobNameLen)
 	}
+	if err := checkLabel("job_name", p.name); err != nil {
+		return nil, err
+	}
+	if err := checkLabel("protein_name", p.input.ProteinName); err != nil {
+		return nil, err
+	}
 	if r.Webhook != nil {
 		w, err := checkWebhook(*r.Webhook)
 		if err != nil {
@@ -141,6 +148,23 @@ func (s *Service) plan(ctx context.Context, r planRequest) (*plan, error) {
 		p.webhook = w
 	}
 	return p, nil
+}
+
+// checkLabel refuses a name shown on pages, in files and in exports that
+// is not UTF-8 text or holds control characters (NUL, line breaks, escape
+// sequences) or bidirectional formatting characters, which make a name
+// read as something else ("exe.\u202etxt.scr").
+func checkLabel(field, s string) error {
+	if !utf8.ValidString(s) {
+		return jobs.FieldError(field, "must be UTF-8 text")
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	}); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return jobs.FieldError(field, "must not hold control or bidirectional formatting characters (%U at byte %d)", r, i)
+	}
+	return nil
 }
 
 // compactParams checks that parameters are absent, null or one JSON

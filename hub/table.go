@@ -279,16 +279,16 @@ func (s *Service) Results(ctx context.Context, userID, batchID string, q api.Res
 	if err != nil {
 		return nil, err
 	}
-	size := q.PageSize
-	switch {
-	case size <= 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
+	size, err := pageSize(q.PageSize, defaultPageSize, maxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := pageOffset(q.Page, size)
+	if err != nil {
+		return nil, err
 	}
 	search := strings.ToLower(strings.TrimSpace(q.Q))
 	digest := queryDigest("results", batchID, key, order, search, string(status))
-	offset := (max(q.Page, 1) - 1) * size
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, digest)
 		if err != nil {
@@ -297,13 +297,16 @@ func (s *Service) Results(ctx context.Context, userID, batchID string, q api.Res
 		offset = c.Offset
 	}
 	ordered := t.sorted(key, order)
+	// A search matches within a name or a SMILES, never across the NUL
+	// that separates them in t.lower: one holding a NUL matches nothing.
+	across := strings.IndexByte(search, 0) >= 0
 	if status != "" || search != "" {
 		kept := make([]int32, 0, len(ordered))
 		for _, i := range ordered {
 			if status != "" && t.rows[i].Status != string(status) {
 				continue
 			}
-			if search != "" && !strings.Contains(t.lower[i], search) {
+			if search != "" && (across || !strings.Contains(t.lower[i], search)) {
 				continue
 			}
 			kept = append(kept, i)

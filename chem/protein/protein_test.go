@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 const ubiquitin = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
@@ -306,24 +307,56 @@ func FuzzFASTA(f *testing.F) {
 		">\n",
 		">a\n>b\nK",
 		"",
+		">sp|P0CG48\n" + ubiquitin + "\n",
 	} {
 		f.Add(s)
+	}
+	for _, path := range []string{
+		"../../testdata/boltz/output_boltz_pdl1_binder/pdl1_binder.fasta",
+		"../../testdata/boltz/ligand.fasta",
+		"../../testdata/chai/8cyo.fasta",
+	} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		recs, err := ReadFASTA(strings.NewReader(s))
 		if err != nil {
 			var fe *FASTAError
-			if !errors.As(err, &fe) || fe.Line < 1 {
-				t.Fatalf("error %T %v", err, err)
+			if !errors.As(err, &fe) || fe.Line < 1 || fe.Line > strings.Count(s, "\n")+1 || fe.Reason == "" {
+				t.Fatalf("error %T %v does not name a line of the input", err, err)
 			}
 			return
 		}
 		if len(recs) == 0 {
 			t.Fatal("no records and no error")
 		}
+		// Written back, one header and one body line each, the records read
+		// back the same, each at its new line.
+		var b strings.Builder
+		for _, r := range recs {
+			b.WriteString(">" + r.Header + "\n" + r.Sequence + "\n")
+		}
+		back, err := ReadFASTA(strings.NewReader(b.String()))
+		if err != nil || len(back) != len(recs) {
+			t.Fatalf("written records do not read back (%v):\n%s", err, b.String())
+		}
+		for i, r := range back {
+			want := recs[i]
+			want.Line = 2*i + 1
+			if r != want {
+				t.Fatalf("record %d: %+v, read back %+v", i, want, r)
+			}
+		}
 		for _, r := range recs {
 			if r.ID == "" || r.Sequence == "" || r.Line < 1 {
 				t.Fatalf("bad record %+v", r)
+			}
+			if strings.ContainsFunc(r.Sequence, unicode.IsSpace) || strings.ContainsFunc(r.ID, unicode.IsSpace) {
+				t.Fatalf("whitespace kept in %+v", r)
 			}
 			if seq, err := Normalize(r.Sequence, Options{AllowUnknown: true, MinLength: 1, MaxLength: -1}); err == nil {
 				if _, err := MolecularWeight(seq); err != nil && !strings.ContainsAny(seq, "XBZJ") {
