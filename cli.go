@@ -29,6 +29,7 @@ import (
 	"omtx/api"
 	"omtx/chem/protein"
 	"omtx/client"
+	"omtx/results"
 )
 
 // demoLibraries holds the demonstration ligand libraries, so that the
@@ -949,7 +950,10 @@ func writeResultsCSV(w io.Writer, page *api.ResultsPage, rows []api.ResultRow) e
 		if r.Affinity != nil {
 			aff = strconv.FormatFloat(*r.Affinity, 'f', -1, 64)
 		}
-		rec := []string{strconv.Itoa(r.Index), r.JobID, r.LigandName, r.SMILES, r.Status, aff}
+		// Text cells are guarded against formula injection, as the
+		// server's batch_results.csv is (results.CSVText).
+		rec := []string{strconv.Itoa(r.Index), results.CSVText(r.JobID), results.CSVText(r.LigandName),
+			results.CSVText(r.SMILES), results.CSVText(r.Status), aff}
 		for _, m := range ms {
 			v := ""
 			if x, ok := r.Metrics[m.Name]; ok {
@@ -957,7 +961,7 @@ func writeResultsCSV(w io.Writer, page *api.ResultsPage, rows []api.ResultRow) e
 			}
 			rec = append(rec, v)
 		}
-		cw.Write(append(rec, r.Error))
+		cw.Write(append(rec, results.CSVText(r.Error)))
 	}
 	cw.Flush()
 	return cw.Error()

@@ -11,6 +11,7 @@ import (
 	"omtx/accounts"
 	"omtx/jobs"
 	"omtx/openapi"
+	"omtx/static"
 	"omtx/views"
 )
 
@@ -24,6 +25,31 @@ var pageSecurity = map[string]string{
 	"Referrer-Policy":        "same-origin",
 	"X-Content-Type-Options": "nosniff",
 	"Cache-Control":          "no-store",
+}
+
+// apiSecurity are the headers of every other answer (the API's JSON,
+// errors, downloads, operator endpoints): none may be sniffed as another
+// type, run anything if opened in a browser, or be framed. Pages replace
+// them with pageSecurity's; the static assets keep their own.
+var apiSecurity = map[string]string{
+	"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+	"X-Content-Type-Options":  "nosniff",
+	"X-Frame-Options":         "DENY",
+	"Referrer-Policy":         "same-origin",
+}
+
+// secure sets apiSecurity's headers on every answer but the static
+// assets'; a page's render replaces them.
+func (s *server) secure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !strings.HasPrefix(c.Request().URL.Path, static.Prefix) {
+			h := c.Response().Header()
+			for k, v := range apiSecurity {
+				h.Set(k, v)
+			}
+		}
+		return next(c)
+	}
 }
 
 // cspKey is the context key under which a page asks render for another

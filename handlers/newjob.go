@@ -146,6 +146,9 @@ func (s *server) readNewJobForm(c echo.Context) (*newJobForm, error) {
 			f.receptor = fhs[0]
 		}
 	} else if err := r.ParseForm(); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return nil, mbe // 413, as the API answers it
+		}
 		return nil, jobs.Errorf(jobs.ErrInvalid, "malformed form: %s", err)
 	}
 	v := s.newJobView(c, r.FormValue(views.FieldModel))

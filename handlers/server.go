@@ -150,6 +150,8 @@ type server struct {
 	// The OpenAPI document, rendered once.
 	docJSON []byte
 	docHTML []byte
+	// docCSP is the document page's Content-Security-Policy.
+	docCSP string
 }
 
 // Title and version of the API document.
@@ -192,6 +194,7 @@ func New(d Deps) *echo.Echo {
 	}
 	if err == nil {
 		s.docHTML, err = doc.HTML()
+		s.docCSP = docsCSP(s.docHTML)
 	}
 	if err != nil {
 		panic(err)
@@ -200,7 +203,7 @@ func New(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.observe, s.recover, s.limitBody)
+	e.Use(s.observe, s.secure, s.recover, s.limitBody)
 	for _, r := range table {
 		mw := s.routeMiddleware(r)
 		if r.page {
