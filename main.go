@@ -306,13 +306,17 @@ func newRegistry() (*gpu.Registry, error) {
 		return nil, err
 	}
 	msaServer := os.Getenv("OMTX_MSA_SERVER") == "true"
-	return gpu.NewRegistry(
+	return gpu.NewRegistry(append([]gpu.Model{
 		dock,
 		boltz2.New(boltz2.Config{Program: env("OMTX_BOLTZ", "boltz"), CacheDir: os.Getenv("OMTX_BOLTZ_CACHE"), MSAServer: msaServer}),
 		chai1.New(chai1.Config{Program: env("OMTX_CHAI", "chai-lab"), MSAServer: msaServer}),
 		rfantibody.New(rfantibody.Config{}),
-	), nil
+	}, testModels...)...), nil
 }
+
+// testModels are adapters that exist only in binaries built for tests
+// (the chaostest build tag adds one); empty in every other build.
+var testModels []gpu.Model
 
 // workerModels reads --models: model names, comma-separated; nil for
 // none given. Unknown names are refused by the registry check in worker.
