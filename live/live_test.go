@@ -595,10 +595,12 @@ func TestClientMessages(t *testing.T) {
 	if c := readChanges(t, ws, 1)[0]; c.JobID != id {
 		t.Fatalf("got %+v, want %s", c, id)
 	}
-	if err := ws.WriteMessage(websocket.TextMessage, make([]byte, 64<<10)); err != nil {
-		t.Fatal(err)
+	// The server may close the connection while the big message is still
+	// being written: then the write fails, and the connection is gone all
+	// the same; otherwise the close says why.
+	if err := ws.WriteMessage(websocket.TextMessage, make([]byte, 64<<10)); err == nil {
+		expectClose(t, ws, websocket.CloseMessageTooBig)
 	}
-	expectClose(t, ws, websocket.CloseMessageTooBig)
 	eventually(t, "the connection to end", func() bool { return e.hub.Conns() == 0 })
 }
 

@@ -236,8 +236,21 @@ var (
 // runTx runs fn in a read-write transaction, retried on conflicts (the
 // client backs off, and a retried transaction keeps its priority).
 func (s *Store) runTx(ctx context.Context, fn func(context.Context, *firestore.Transaction) error) error {
-	return s.client.RunTransaction(ctx, fn, firestore.MaxAttempts(s.opts.TxAttempts))
+	for attempt := 1; ; attempt++ {
+		err := s.client.RunTransaction(ctx, fn, firestore.MaxAttempts(s.opts.TxAttempts))
+		// A call the server cancelled while ours was still live (the
+		// emulator does so under load) is tried again: transaction
+		// functions are safe to run again, and a cancelled call committed
+		// nothing.
+		if err == nil || ctx.Err() != nil || status.Code(err) != codes.Canceled || attempt == serverCancelRetries {
+			return err
+		}
+	}
 }
+
+// serverCancelRetries bounds how often a transaction the server cancelled
+// is run again.
+const serverCancelRetries = 3
 
 // lockUser serializes this Store's transactions on one user's documents.
 // Nearly every transaction reads and writes its user's queue document;
