@@ -294,6 +294,24 @@ func openBackends(ctx context.Context, c config) (*backends, error) {
 	return &backends{store: store, results: res, registry: reg, clock: clock}, nil
 }
 
+// tempFileAge is how old a temporary file of a local result folder must be
+// for sweepTemp to take it for the remains of a killed write.
+const tempFileAge = time.Hour
+
+// sweepTemp deletes, in the background, the temporary files that writes of
+// a killed process left in a local result folder.
+func (b *backends) sweepTemp(ctx context.Context, log *slog.Logger) {
+	go func() {
+		n, err := b.results.SweepTemp(ctx, b.clock.Now().Add(-tempFileAge))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("sweeping temporary files of interrupted writes", "err", err)
+		case n > 0:
+			log.Info("deleted temporary files of interrupted writes", "files", n)
+		}
+	}()
+}
+
 // newRegistry builds the model adapters. The GPU engines' programs and
 // options come from the environment of the runner images.
 func newRegistry() (*gpu.Registry, error) {
@@ -373,6 +391,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	defer b.Close()
+	b.sweepTemp(ctx, log)
 	users, err := openAccounts(ctx, c.store, b.clock)
 	if err != nil {
 		return err
@@ -536,6 +555,7 @@ func worker(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := checkWorkerModels(ctx, b.registry, c.models); err != nil {
 		return err
 	}
+	b.sweepTemp(ctx, log)
 	stopTracing, err := tracing.Setup(ctx, "omtx-worker", version)
 	if err != nil {
 		return err

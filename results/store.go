@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
@@ -33,6 +34,9 @@ type Store struct {
 	// client is a storage client the Store made for itself, closed by
 	// Close; nil when the bucket's client belongs to someone else.
 	client *storage.Client
+	// local is set for a file:// folder, whose interrupted writes leave
+	// temporary files behind.
+	local bool
 }
 
 // NewStore wraps an open bucket. The Store owns it: Close closes it.
@@ -91,7 +95,9 @@ func Open(ctx context.Context, bucketURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", u.Redacted(), err)
 	}
-	return NewStore(b), nil
+	st := NewStore(b)
+	st.local = u.Scheme == "file"
+	return st, nil
 }
 
 // Close closes the bucket, and the storage client when the Store made it.
@@ -244,6 +250,35 @@ func notFound(err error, key string) error {
 // tempName matches fileblob's in-flight temporary files ("name.<hex>.tmp"),
 // which List hides.
 var tempName = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+
+// SweepTemp deletes the temporary files that writes cut short (a killed
+// process) left in a file:// folder, when they were last written before
+// cutoff: a write in flight keeps touching its file, so a cutoff well in
+// the past spares other processes' writes. It answers how many it deleted;
+// other buckets have no such files and it does nothing there.
+func (s *Store) SweepTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	if !s.local {
+		return 0, nil
+	}
+	n := 0
+	it := s.b.List(nil)
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("sweep temporary files: %w", err)
+		}
+		if obj.IsDir || !tempName.MatchString(obj.Key) || !obj.ModTime.Before(cutoff) {
+			continue
+		}
+		if err := s.b.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return n, fmt.Errorf("sweep temporary file %s: %w", obj.Key, err)
+		}
+		n++
+	}
+}
 
 // List returns the keys under prefix, sorted. An empty prefix lists the
 // whole bucket.

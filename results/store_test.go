@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -470,6 +471,50 @@ func TestOpenURLs(t *testing.T) {
 		if _, err := Open(ctx, bad); !jobs.IsCode(err, jobs.ErrInvalid) {
 			t.Errorf("Open(%q) err = %v, want invalid", bad, err)
 		}
+	}
+}
+
+// TestSweepTemp: the temporary files of writes a killed process left in a
+// file:// folder are deleted once old; younger ones (a write in flight in
+// another process) and the hierarchy stay.
+func TestSweepTemp(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "file://"+filepath.ToSlash(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put(t, s, "batches/b/jobs/j/results.json", "{}")
+	now := time.Now()
+	stale := filepath.Join(dir, "batches/b/jobs/j/structure.cif."+strconv.FormatInt(now.UnixNano(), 16)+".tmp")
+	fresh := filepath.Join(dir, "batches/b/jobs/j/poses.sdf."+strconv.FormatInt(now.UnixNano()+1, 16)+".tmp")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("half a file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, now.Add(-2*time.Hour), now.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.SweepTemp(ctx, now.Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d, %v; want 1", n, err)
+	}
+	for f, want := range map[string]bool{stale: false, fresh: true, filepath.Join(dir, "batches/b/jobs/j/results.json"): true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", f, err == nil, want)
+		}
+	}
+	// Buckets without temporary files are left alone.
+	mem, err := Open(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	put(t, mem, "jobs/j/x.0123abcd.tmp", "a name alike")
+	if n, err := mem.SweepTemp(ctx, now.Add(time.Hour)); n != 0 || err != nil {
+		t.Fatalf("mem:// swept %d, %v", n, err)
 	}
 }
 
