@@ -19,6 +19,13 @@ import (
 type Store interface {
 	// Submit records an individual job, or a batch parent with all its
 	// children, atomically: all of it or nothing.
+	//
+	// A submission with an IdempotencyKey is recorded at most once per user
+	// and key, concurrent submissions included: a later one under a key
+	// that the user's existing job or batch holds records nothing and
+	// answers *SubmittedError with that job when it asks for the same work
+	// (equal Fingerprint), KeyReusedError (ErrConflict) when it does not.
+	// Deleting the job frees its key.
 	Submit(ctx context.Context, s Submission) (*Job, error)
 
 	JobGet(ctx context.Context, userID, jobID string) (*Job, error)
@@ -123,6 +130,10 @@ type Submission struct {
 	// Webhook, for a batch, is called when the batch is finalized. It is
 	// kept on the batch parent only; an individual job has none.
 	Webhook *Webhook
+	// IdempotencyKey, when set, makes a repeat of this submission (a retry
+	// after a lost answer) return the first one instead of doubling it;
+	// see Store.Submit and CheckIdempotencyKey.
+	IdempotencyKey string
 }
 
 // Webhook is where a batch's completion is announced: a POST to URL signed
@@ -227,6 +238,11 @@ func (s Submission) Validate() error {
 		return FieldError("model_name", "is required")
 	case s.MaxAttempts < 0:
 		return FieldError("max_attempts", "must not be negative")
+	}
+	if s.IdempotencyKey != "" {
+		if err := CheckIdempotencyKey(s.IdempotencyKey); err != nil {
+			return err
+		}
 	}
 	for i, c := range s.Children {
 		if c.Name == "" {

@@ -335,6 +335,13 @@ func (s *Store) JobDelete(ctx context.Context, userID, jobID string) error {
 		for _, c := range changes {
 			refs = append(refs, c.Ref)
 		}
+		keys, err := tx.Documents(s.keysCol().Where("job_id", "==", jobID).Select()).GetAll()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			refs = append(refs, k.Ref)
+		}
 		for _, ref := range refs {
 			if err := tx.Delete(ref); err != nil {
 				return err
@@ -350,6 +357,7 @@ func (s *Store) JobDelete(ctx context.Context, userID, jobID string) error {
 // short can be run again.
 func (s *Store) purge(ctx context.Context, userID, batchID string) error {
 	qs := []firestore.Query{
+		s.keysCol().Where("job_id", "==", batchID),
 		s.root.Collection("results").Where("batch_id", "==", batchID),
 		s.changesCol(userID).Where("batch_id", "==", batchID),
 		s.jobsCol().Where("batch_id", "==", batchID).Where("type", "==", string(jobs.TypeBatchChild)),

@@ -18,9 +18,13 @@
 //	                                      ordered by the field seq)
 //	{root}/results/{resultKey}            completed work by (user, content
 //	                                      key): the job whose result is reused
+//	{root}/idempotency/{keyKey}           a submission's idempotency key by
+//	                                      (user, key): the job or batch it
+//	                                      recorded and the work's fingerprint
 //
-// Job ids are random UUIDs, as in jobs/sqlite; userKey and resultKey are
-// SHA-256 digests of the user id (and content key), so no document id grows
+// Job ids are random UUIDs, as in jobs/sqlite; userKey, resultKey and
+// keyKey are SHA-256 digests of the user id (and content or idempotency
+// key), so no document id grows
 // monotonically and any user id is a valid document id. Times are Unix
 // nanoseconds from the injected jobs.Clock, never server timestamps.
 //

@@ -3,6 +3,7 @@ package firestore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -35,12 +36,24 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 	if sub.MaxAttempts == 0 {
 		sub.MaxAttempts = jobs.DefaultMaxAttempts
 	}
+	// A repeat is answered before anything is written; one that races
+	// the first submission is caught in the transaction that shows it.
+	held, err := s.heldKey(ctx, sub)
+	if err != nil {
+		return nil, wrap(err, "submit")
+	}
+	if held != nil {
+		return nil, s.replay(ctx, sub, *held)
+	}
 	var j *jobs.Job
-	var err error
 	if sub.IsBatch() {
 		j, err = s.submitBatch(ctx, sub)
 	} else {
 		j, err = s.submitIndividual(ctx, sub)
+	}
+	var race *keyHeldError
+	if errors.As(err, &race) {
+		return nil, s.replay(ctx, sub, race.key)
 	}
 	if err != nil {
 		return nil, wrap(err, "submit")
@@ -85,6 +98,9 @@ func (s *Store) submitIndividual(ctx context.Context, sub jobs.Submission) (*job
 	err := s.update(ctx, sub.UserID, func(t *txn) error {
 		u, err := t.user(sub.UserID)
 		if err != nil {
+			return err
+		}
+		if err := t.holdKey(sub, id); err != nil {
 			return err
 		}
 		from, result, hit, err := t.cached(sub.UserID, sub.ContentKey)
@@ -308,6 +324,9 @@ func (s *Store) showBatch(ctx context.Context, id string, sub jobs.Submission, p
 		}
 		u, err := t.user(sub.UserID)
 		if err != nil {
+			return err
+		}
+		if err := t.holdKey(sub, id); err != nil {
 			return err
 		}
 		u.doc.Pending += int64(prog.Pending)

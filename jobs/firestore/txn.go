@@ -27,6 +27,7 @@ type txn struct {
 	users   map[string]*userState
 	changes []changeWrite
 	results []resultWrite
+	keys    []keyWrite
 	// ended lists the batches some of whose children ended here, with
 	// their number of shards; their milestones are checked after the
 	// commit.
@@ -491,6 +492,9 @@ func (t *txn) flush() error {
 	}
 	for _, r := range t.results {
 		set(r.ref, &r.doc)
+	}
+	for _, k := range t.keys {
+		set(k.ref, &k.doc)
 	}
 	for _, c := range t.changes {
 		if err == nil {

@@ -102,7 +102,13 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 	}
 	now := s.now()
 	id := newID()
+	var earlier *keyHolder
 	err := s.tx(ctx, func(tx *wtx) error {
+		h, err := keyHeld(ctx, tx, sub)
+		if err != nil || h != nil {
+			earlier = h
+			return err
+		}
 		if !sub.IsBatch() {
 			return s.submitIndividual(ctx, tx, id, sub, now)
 		}
@@ -110,6 +116,9 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("submit: %w", err)
+	}
+	if earlier != nil {
+		return nil, s.replay(ctx, sub, earlier)
 	}
 	b, err := s.loadJob(ctx, s.reads, `id = ? AND user_id = ?`, id, sub.UserID)
 	if err != nil {
@@ -120,8 +129,55 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 
 const insertJob = `INSERT INTO jobs (id, user_id, type, batch_id, idx, model, model_version, name, input, content_key,
 	status, max_attempts, available_at, result, reused_from, created_at, finished_at, updated_at, n_total, n_pending,
-	request_id, webhook_url, webhook_secret, trace_context)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	request_id, webhook_url, webhook_secret, trace_context, idempotency_key, request_fingerprint)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// keyHolder is the job that holds a submission's idempotency key.
+type keyHolder struct {
+	id          string
+	fingerprint string
+}
+
+// keyHeld finds the user's job that holds sub's idempotency key, if any.
+// Writes serialize, so what it finds holds until the transaction ends; the
+// unique index on (user_id, idempotency_key) stands behind it.
+func keyHeld(ctx context.Context, q querier, sub jobs.Submission) (*keyHolder, error) {
+	if sub.IdempotencyKey == "" {
+		return nil, nil
+	}
+	var h keyHolder
+	err := q.QueryRowContext(ctx, `SELECT id, request_fingerprint FROM jobs WHERE user_id = ? AND idempotency_key = ?`,
+		sub.UserID, sub.IdempotencyKey).Scan(&h.id, &h.fingerprint)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// replay answers a submission whose key h holds: the job as it is now for
+// the same work, a conflict for other work.
+func (s *Store) replay(ctx context.Context, sub jobs.Submission, h *keyHolder) error {
+	if h.fingerprint != sub.Fingerprint() {
+		return jobs.KeyReusedError(h.id)
+	}
+	j, err := s.loadJob(ctx, s.reads, `id = ? AND user_id = ?`, h.id, sub.UserID)
+	if err != nil {
+		return fmt.Errorf("submit: read back %s: %w", h.id, err)
+	}
+	return &jobs.SubmittedError{Job: &j.Job}
+}
+
+// keyColumns are the values of a submission's idempotency_key and
+// request_fingerprint: NULL without a key.
+func keyColumns(sub jobs.Submission) (key, fingerprint any) {
+	if sub.IdempotencyKey == "" {
+		return nil, nil
+	}
+	return sub.IdempotencyKey, sub.Fingerprint()
+}
 
 // cached looks up a completed result of identical work by the same user.
 func cached(ctx context.Context, q querier, userID, key string) (jobID string, result []byte, ok bool, err error) {
@@ -147,9 +203,10 @@ func (s *Store) submitIndividual(ctx context.Context, tx *wtx, id string, sub jo
 	if hit {
 		status, finished = jobs.StatusCompleted, now
 	}
+	key, fingerprint := keyColumns(sub)
 	_, err = tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeIndividual, "", 0, sub.Model, sub.ModelVersion, sub.Name,
 		[]byte(sub.Input), sub.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0,
-		sub.RequestID, "", "", sub.TraceContext)
+		sub.RequestID, "", "", sub.TraceContext, key, fingerprint)
 	if err != nil {
 		return err
 	}
@@ -169,9 +226,10 @@ func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Su
 	if sub.Webhook != nil {
 		hook = *sub.Webhook
 	}
+	key, fingerprint := keyColumns(sub)
 	_, err := tx.ExecContext(ctx, insertJob, id, sub.UserID, jobs.TypeBatchParent, id, 0, sub.Model, sub.ModelVersion, sub.Name,
 		[]byte(sub.Input), sub.ContentKey, jobs.StatusPending, sub.MaxAttempts, now, nil, "", now, 0, now, n, n,
-		sub.RequestID, hook.URL, hook.Secret, sub.TraceContext)
+		sub.RequestID, hook.URL, hook.Secret, sub.TraceContext, key, fingerprint)
 	if err != nil {
 		return err
 	}
@@ -191,7 +249,7 @@ func (s *Store) submitBatch(ctx context.Context, tx *wtx, id string, sub jobs.Su
 		}
 		_, err = tx.ExecContext(ctx, insertJob, newID(), sub.UserID, jobs.TypeBatchChild, id, i, sub.Model, sub.ModelVersion, c.Name,
 			[]byte(c.Input), c.ContentKey, status, sub.MaxAttempts, now, result, from, now, finished, now, 0, 0,
-			sub.RequestID, "", "", sub.TraceContext)
+			sub.RequestID, "", "", sub.TraceContext, nil, nil)
 		if err != nil {
 			return fmt.Errorf("child %d: %w", i, err)
 		}
@@ -450,16 +508,49 @@ func (s *Store) BatchList(ctx context.Context, f jobs.BatchFilter) ([]*jobs.Batc
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}
+	var parents []*jobs.Batch
 	for _, b := range out {
 		if b.Type == jobs.TypeIndividual {
 			b.Progress = jobs.SingleProgress(b.Status)
 			continue
 		}
-		if err := s.loadMilestones(ctx, b); err != nil {
-			return nil, err
-		}
+		parents = append(parents, b)
+	}
+	if err := s.loadMilestonesOf(ctx, parents); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// loadMilestonesOf loads the milestones of a page of batches in one query.
+func (s *Store) loadMilestonesOf(ctx context.Context, batches []*jobs.Batch) error {
+	if len(batches) == 0 {
+		return nil
+	}
+	byID := make(map[string]*jobs.Batch, len(batches))
+	args := make([]any, len(batches))
+	for i, b := range batches {
+		byID[b.ID], args[i] = b, b.ID
+	}
+	rows, err := s.reads.QueryContext(ctx, `SELECT batch_id, percent, at FROM milestones WHERE batch_id IN (?`+
+		strings.Repeat(", ?", len(batches)-1)+`) ORDER BY batch_id, percent`, args...)
+	if err != nil {
+		return fmt.Errorf("milestones of %d batches: %w", len(batches), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var m jobs.Milestone
+		var at int64
+		if err := rows.Scan(&id, &m.Percent, &at); err != nil {
+			return err
+		}
+		m.At = toTime(at)
+		if b := byID[id]; b != nil {
+			b.Milestones = append(b.Milestones, m)
+		}
+	}
+	return rows.Err()
 }
 
 // JobCancel implements jobs.Store.

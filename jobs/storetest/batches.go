@@ -138,6 +138,21 @@ func testProgressMilestones(t *testing.T, h *harness) {
 	if b.Status != jobs.StatusCompleted || !b.FinishedAt.Equal(finished[19]) {
 		t.Fatalf("final: %s at %v", b.Status, b.FinishedAt)
 	}
+	// The list has each batch's own milestones, another batch's beside it.
+	other := h.batch("alice", 4, "vina")
+	h.complete(h.lease("w", "vina"), `{}`)
+	list, err := h.store.BatchList(h.ctx, jobs.BatchFilter{UserID: "alice"})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: %d batches, %v", len(list), err)
+	}
+	for _, l := range list {
+		if g := h.getBatch("alice", l.ID); fmt.Sprint(l.Milestones) != fmt.Sprint(g.Milestones) {
+			t.Fatalf("listed batch %s has milestones %v, the batch %v", l.ID, l.Milestones, g.Milestones)
+		}
+	}
+	if g := h.getBatch("alice", other.ID); len(g.Milestones) != 2 || g.Milestones[1].Percent != 25 {
+		t.Fatalf("other batch milestones %v, want 10%% and 25%%", g.Milestones)
+	}
 }
 
 // Many workers complete a batch's children at once: the batch reaches its

@@ -42,6 +42,8 @@ func Run(t *testing.T, open Open, opts Options) {
 		{"SubmitBatch", testSubmitBatch},
 		{"SubmitAtomic", testSubmitAtomic},
 		{"SubmitInvalid", testSubmitInvalid},
+		{"IdempotentSubmit", testIdempotentSubmit},
+		{"IdempotentSubmitConcurrent", testIdempotentSubmitConcurrent},
 		{"LeaseExpiryBoundary", testLeaseExpiryBoundary},
 		{"StaleWorkerAfterRescue", testStaleWorkerAfterRescue},
 		{"MaxAttempts", testMaxAttempts},
