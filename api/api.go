@@ -104,6 +104,9 @@ type SubmitBatchResponse struct {
 	TotalJobs  int    `json:"total_jobs"`
 	// Dropped lists the ligands left out with drop_invalid.
 	Dropped []LigandCheck `json:"dropped,omitempty"`
+	// Replayed is true when the request repeated an earlier one under the
+	// same Idempotency-Key: this is the batch that one submitted.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // PredictRequest is the body of POST /api/v3/predict: one ligand.
@@ -124,6 +127,9 @@ type PredictResponse struct {
 	JobID     string `json:"job_id"`
 	Status    string `json:"status"`
 	StatusURL string `json:"status_url"`
+	// Replayed is true when the request repeated an earlier one under the
+	// same Idempotency-Key: this is the job that one submitted.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // ValidateLigandsRequest is the body of POST /api/v3/ligands/validate.

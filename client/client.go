@@ -1,14 +1,18 @@
 // Package client is a Go client of the hub's JSON API v3: one method per
 // route, answering the wire types of package api. It retries requests the
 // server turned away for rate limiting (429, after Retry-After) and, for
-// reads only, answers of an unavailable gateway (502, 503, 504); it never
-// repeats a submission or a control action that may have reached the
-// server, and it reports a failed connection at once.
+// reads and submissions, answers of an unavailable gateway (502, 503,
+// 504). Each submission carries an Idempotency-Key of its own, so that it
+// is also sent again after a failed connection or a lost answer: the hub
+// answers a repeat with the batch or job the first one recorded. A control
+// action that may have reached the server is never repeated, and a read
+// reports a failed connection at once.
 package client
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,7 +199,13 @@ type request struct {
 	contentType string
 	// idempotent requests are retried on transient failures too.
 	idempotent bool
+	// idempotencyKey, for a submission, is sent as the Idempotency-Key
+	// header, which makes it safe to send again after any failure.
+	idempotencyKey string
 }
+
+// newIdempotencyKey is a fresh key for one submission.
+func newIdempotencyKey() string { return "omtx-" + rand.Text() }
 
 // do sends r, retrying as the policy allows, and returns a response with
 // a 2xx status; any other status is decoded into an *Error.
@@ -223,19 +233,31 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		if r.contentType != "" {
 			req.Header.Set("Content-Type", r.contentType)
 		}
+		if r.idempotencyKey != "" {
+			req.Header.Set("Idempotency-Key", r.idempotencyKey)
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+			err = fmt.Errorf("%s %s: %w", r.method, r.path, err)
+			if r.idempotencyKey == "" || attempt >= c.retries {
+				return nil, err
+			}
+			// The submission may or may not have landed; its key makes
+			// sending it again safe.
+			if werr := c.wait(ctx, backoff(attempt)); werr != nil {
+				return nil, werr
+			}
+			continue
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			return resp, nil
 		}
 		apiErr := decodeError(resp)
 		retry := attempt < c.retries && (resp.StatusCode == http.StatusTooManyRequests ||
-			(r.idempotent && transient(resp.StatusCode)))
+			((r.idempotent || r.idempotencyKey != "") && transient(resp.StatusCode)))
 		if !retry {
 			return nil, apiErr
 		}
@@ -332,7 +354,17 @@ func (c *Client) getJSON(ctx context.Context, p string, q url.Values, out any) e
 
 // sendJSON sends in as JSON and decodes the answer into out (when not nil).
 func (c *Client) sendJSON(ctx context.Context, method, p string, in, out any) error {
-	r := request{method: method, path: p}
+	return c.sendJSONRequest(ctx, request{method: method, path: p}, in, out)
+}
+
+// submitJSON sends a submission as JSON under a new idempotency key.
+func (c *Client) submitJSON(ctx context.Context, p string, in, out any) error {
+	return c.sendJSONRequest(ctx, request{method: http.MethodPost, path: p, idempotencyKey: newIdempotencyKey()}, in, out)
+}
+
+// sendJSONRequest sends r with in as its JSON body and decodes the answer
+// into out (when not nil).
+func (c *Client) sendJSONRequest(ctx context.Context, r request, in, out any) error {
 	if in != nil {
 		raw, err := json.Marshal(in)
 		if err != nil {
@@ -388,7 +420,7 @@ func JobFilePath(batchID, jobID, name string) string {
 // SubmitBatch submits a batch with its ligands in the body.
 func (c *Client) SubmitBatch(ctx context.Context, req api.SubmitBatchRequest) (*api.SubmitBatchResponse, error) {
 	var out api.SubmitBatchResponse
-	if err := c.sendJSON(ctx, http.MethodPost, api.Prefix+"/batches/submit", req, &out); err != nil {
+	if err := c.submitJSON(ctx, api.Prefix+"/batches/submit", req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -396,8 +428,8 @@ func (c *Client) SubmitBatch(ctx context.Context, req api.SubmitBatchRequest) (*
 
 // SubmitLibrary submits a batch whose ligands are read by the server from
 // a library file (CSV, .smi or SDF, told apart by filename and content);
-// req.Ligands is ignored. The library is read into memory so that a
-// rate-limited submission can be sent again.
+// req.Ligands is ignored. The library is read into memory so that the
+// submission can be sent again.
 func (c *Client) SubmitLibrary(ctx context.Context, req api.SubmitBatchRequest, filename string, r io.Reader) (*api.SubmitBatchResponse, error) {
 	req.Ligands = nil
 	meta, err := json.Marshal(req)
@@ -408,7 +440,8 @@ func (c *Client) SubmitLibrary(ctx context.Context, req api.SubmitBatchRequest, 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: api.Prefix + "/batches/submit", body: body, contentType: ctype})
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: api.Prefix + "/batches/submit", body: body, contentType: ctype,
+		idempotencyKey: newIdempotencyKey()})
 	if err != nil {
 		return nil, err
 	}
@@ -462,7 +495,7 @@ func multipartBody(filename string, r io.Reader, fields map[string]fieldPart) ([
 // Predict submits one prediction (an individual job).
 func (c *Client) Predict(ctx context.Context, req api.PredictRequest) (*api.PredictResponse, error) {
 	var out api.PredictResponse
-	if err := c.sendJSON(ctx, http.MethodPost, api.Prefix+"/predict", req, &out); err != nil {
+	if err := c.submitJSON(ctx, api.Prefix+"/predict", req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

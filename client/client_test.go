@@ -205,6 +205,7 @@ type roundTrip struct {
 	answers []*http.Response
 	bodies  []string
 	methods []string
+	keys    []string // Idempotency-Key headers
 }
 
 func (rt *roundTrip) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -216,11 +217,15 @@ func (rt *roundTrip) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	rt.bodies = append(rt.bodies, string(b))
 	rt.methods = append(rt.methods, r.Method)
+	rt.keys = append(rt.keys, r.Header.Get("Idempotency-Key"))
 	if len(rt.answers) == 0 {
 		return nil, errors.New("script ended")
 	}
 	a := rt.answers[0]
 	rt.answers = rt.answers[1:]
+	if a == nil {
+		return nil, errors.New("connection reset by peer")
+	}
 	a.Request = r
 	return a, nil
 }
@@ -294,6 +299,45 @@ func TestPostIsNotRetriedOnOtherErrors(t *testing.T) {
 	b, err := c.Batch(context.Background(), "b1")
 	if err != nil || b.Status != "running" || len(rt.bodies) != 2 {
 		t.Fatalf("batch %+v, err %v, %d sends", b, err, len(rt.bodies))
+	}
+}
+
+// TestSubmissionIsSentAgainUnderItsKey: a submission carries a key of its
+// own, the same on every send, and is sent again after a lost connection
+// and a gateway error; another submission has another key.
+func TestSubmissionIsSentAgainUnderItsKey(t *testing.T) {
+	c, rt, waits := scripted(t, nil, answer(503, nil, `down`), answer(202, nil, `{"batch_id":"b1","total_jobs":1,"replayed":true}`))
+	resp, err := c.SubmitBatch(context.Background(), api.SubmitBatchRequest{ModelName: "vina", Target: "ABL1",
+		Ligands: []api.Ligand{{Name: "a", SMILES: "CCO"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.BatchID != "b1" || !resp.Replayed || len(rt.keys) != 3 || len(*waits) != 2 {
+		t.Fatalf("resp %+v after %d sends and waits %v", resp, len(rt.keys), *waits)
+	}
+	if k := rt.keys[0]; len(k) < 20 || k != rt.keys[1] || k != rt.keys[2] || rt.bodies[0] != rt.bodies[2] {
+		t.Fatalf("keys %q: want one key on every send of the same body", rt.keys)
+	}
+	c2, rt2, _ := scripted(t, nil, answer(202, nil, `{"job_id":"j1"}`))
+	if _, err := c2.Predict(context.Background(), api.PredictRequest{ModelName: "vina"}); err != nil {
+		t.Fatal(err)
+	}
+	c3, rt3, _ := scripted(t, nil, answer(202, nil, `{"batch_id":"b2"}`))
+	if _, err := c3.SubmitLibrary(context.Background(), api.SubmitBatchRequest{ModelName: "vina"}, "l.smi", strings.NewReader("CCO a\n")); err != nil {
+		t.Fatal(err)
+	}
+	if rt2.keys[0] == "" || rt2.keys[0] != rt2.keys[1] || rt3.keys[0] == "" || rt3.keys[0] != rt3.keys[1] ||
+		rt2.keys[0] == rt.keys[0] || rt3.keys[0] == rt2.keys[0] {
+		t.Fatalf("keys of three submissions: %q %q %q", rt.keys, rt2.keys, rt3.keys)
+	}
+	// A read reports a failed connection at once; a control action too.
+	c4, rt4, _ := scripted(t, nil, answer(200, nil, `{}`))
+	if _, err := c4.Batch(context.Background(), "b1"); err == nil || len(rt4.keys) != 1 || rt4.keys[0] != "" {
+		t.Fatalf("read after a lost connection: %v after %d sends (key %q)", err, len(rt4.keys), rt4.keys)
+	}
+	c5, rt5, _ := scripted(t, nil, answer(202, nil, `{}`))
+	if _, err := c5.Control(context.Background(), "b1", api.ActionCancel); err == nil || len(rt5.keys) != 1 {
+		t.Fatalf("control after a lost connection: %v after %d sends", err, len(rt5.keys))
 	}
 }
 

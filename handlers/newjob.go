@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/a-h/templ"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"omtx/api"
@@ -62,7 +63,7 @@ func (s *server) newJobView(c echo.Context, model string) views.NewJobView {
 		targets = BundledTargets(nil)
 	}
 	v := views.NewJobView{Models: s.Service.Models(c.Request().Context()).Models, Targets: targets,
-		Values: map[string]string{}, Errors: map[string]string{}}
+		Values: map[string]string{}, Errors: map[string]string{}, SubmissionKey: "form-" + uuid.NewString()}
 	v.Model = chooseModel(v.Models, model)
 	return v
 }
@@ -154,6 +155,9 @@ func (s *server) readNewJobForm(c echo.Context) (*newJobForm, error) {
 	v := s.newJobView(c, r.FormValue(views.FieldModel))
 	if asked := strings.TrimSpace(r.FormValue(views.FieldModel)); asked == "" || !strings.EqualFold(asked, v.Model) {
 		v.Errors[views.FieldModel] = "Choose one of the models."
+	}
+	if key := r.FormValue(views.FieldSubmission); jobs.CheckIdempotencyKey(key) == nil {
+		v.SubmissionKey = key
 	}
 	v.JobName = r.FormValue(views.FieldJobName)
 	v.Ligands = r.FormValue(views.FieldLigands)
@@ -440,17 +444,26 @@ func (s *server) submitNewJob(c echo.Context, _ *principal) error {
 		return s.renderNewJob(c, http.StatusBadRequest, *v, nil)
 	}
 	ctx := c.Request().Context()
-	var resp *api.SubmitBatchResponse
-	if f.file != nil {
+	caller := s.caller(c)
+	caller.IdempotencyKey = v.SubmissionKey
+	submit := func() (*api.SubmitBatchResponse, error) {
+		if f.file == nil {
+			req.Ligands = f.pasted
+			return s.Service.SubmitBatch(ctx, caller, req)
+		}
 		file, ferr := f.file.Open()
 		if ferr != nil {
-			return fmt.Errorf("open uploaded file: %w", ferr)
+			return nil, fmt.Errorf("open uploaded file: %w", ferr)
 		}
 		defer file.Close()
-		resp, err = s.Service.SubmitLibrary(ctx, s.caller(c), req, file, f.file.Filename)
-	} else {
-		req.Ligands = f.pasted
-		resp, err = s.Service.SubmitBatch(ctx, s.caller(c), req)
+		return s.Service.SubmitLibrary(ctx, caller, req, file, f.file.Filename)
+	}
+	resp, err := submit()
+	if je := (*jobs.Error)(nil); errors.As(err, &je) && je.Field == jobs.IdempotencyField {
+		// The form was sent before with other values (back, edit, send) or
+		// its batch was cancelled since: this is a new submission.
+		caller.IdempotencyKey = "form-" + uuid.NewString()
+		resp, err = submit()
 	}
 	if err == nil {
 		return c.Redirect(http.StatusSeeOther, views.BatchResultsPath(resp.BatchID))

@@ -302,6 +302,31 @@ func TestSubmitNewPrediction(t *testing.T) {
 			t.Errorf("batch %+v", b)
 		}
 	})
+	t.Run("a form sent twice submits once", func(t *testing.T) {
+		page := html(t, e.get(&a, "/", false), http.StatusOK)
+		key := page.Find(testid("submission-key")).AttrOr("value", "")
+		if key == "" || key == html(t, e.get(&a, "/", false), http.StatusOK).Find(testid("submission-key")).AttrOr("value", "") {
+			t.Fatalf("each blank form needs a submission key of its own, got %q", key)
+		}
+		form := url.Values{"model": {"vina"}, "job_name": {"double click"}, "target": {"ABL1"}, "submission_key": {key},
+			"ligands": {"aspirin," + aspirin.SMILES + "\n"}}
+		first := batchOf(t, e.postForm(a, "/", form, true, false))
+		if again := batchOf(t, e.postForm(a, "/", form, true, false)); again != first {
+			t.Fatalf("the same form sent twice made batches %s and %s", first, again)
+		}
+		// Back, edit, send: the same key with other values is new work.
+		form.Set("ligands", "caffeine,"+caffeine.SMILES+"\n")
+		if edited := batchOf(t, e.postForm(a, "/", form, true, false)); edited == first {
+			t.Fatal("an edited form answered the first batch")
+		}
+		// A refused form keeps its key, so that the corrected one is the
+		// submission it stands for.
+		bad := url.Values{"model": {"vina"}, "target": {"ABL1"}, "submission_key": {"form-kept"}, "ligands": {"broken,C1CC\n"}}
+		doc := html(t, e.postForm(a, "/", bad, true, false), http.StatusBadRequest)
+		if got := doc.Find(testid("submission-key")).AttrOr("value", ""); got != "form-kept" {
+			t.Fatalf("refused form's key %q, want form-kept", got)
+		}
+	})
 	t.Run("a bad number keeps what was typed", func(t *testing.T) {
 		typed := "aspirin," + aspirin.SMILES + "\n"
 		rec := e.postForm(a, "/", url.Values{"model": {"vina"}, "job_name": {"typo"}, "target": {"MPRO"},

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -134,6 +135,8 @@ var (
 	errsChange = []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests}
 	errsUpload = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusTooManyRequests}
+	// errsSubmit adds the conflict of an Idempotency-Key used for other work.
+	errsSubmit = append(slices.Clip(errsUpload), http.StatusConflict)
 )
 
 // submitFields are the multipart fields of a library submission, besides
@@ -165,8 +168,8 @@ func (s *server) routes() []route {
 			Description: "A JSON body with the ligands inline, or a multipart/form-data upload of a ligand " +
 				"library in the part `file` with the other fields as form values or as one JSON part `request`. " +
 				"An invalid library answers 400 with every problem, row by row, in error.problems.",
-			Auth: true, Body: api.SubmitBatchRequest{}, Multipart: submitFields,
-			Status: http.StatusAccepted, Response: api.SubmitBatchResponse{}, Errors: errsUpload,
+			Auth: true, Query: submitHeaders{}, Body: api.SubmitBatchRequest{}, Multipart: submitFields,
+			Status: http.StatusAccepted, Response: api.SubmitBatchResponse{}, Errors: errsSubmit,
 		}, handle: s.submitBatch, access: accessUser, rate: rateSubmit},
 		{Operation: openapi.Operation{
 			Method: http.MethodPost, Path: api.Prefix + "/ligands/validate", ID: "validateLigands", Tag: tagSubmit,
@@ -177,8 +180,8 @@ func (s *server) routes() []route {
 		}, handle: s.validateLigands, access: accessUser, rate: rateRead},
 		{Operation: openapi.Operation{
 			Method: http.MethodPost, Path: api.Prefix + "/predict", ID: "predict", Tag: tagSubmit,
-			Summary: "Submit one prediction", Auth: true, Body: api.PredictRequest{},
-			Status: http.StatusAccepted, Response: api.PredictResponse{}, Errors: errsUpload,
+			Summary: "Submit one prediction", Auth: true, Query: submitHeaders{}, Body: api.PredictRequest{},
+			Status: http.StatusAccepted, Response: api.PredictResponse{}, Errors: errsSubmit,
 		}, handle: s.predict, access: accessUser, rate: rateSubmit},
 
 		// Batches.

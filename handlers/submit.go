@@ -27,11 +27,53 @@ func (s *server) caller(c echo.Context) hub.Caller {
 
 func userID(c echo.Context) string { return userOf(c).user.ID }
 
+// Headers of idempotent submission: the caller's key for a submission, and
+// the answer's mark that it repeats an earlier one.
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerReplayed       = "Idempotent-Replayed"
+)
+
+// submitHeaders documents the headers of the submitting routes.
+type submitHeaders struct {
+	IdempotencyKey string `header:"Idempotency-Key" doc:"A key of your own (1 to 255 visible ASCII characters, such as a UUID) that makes a retry safe: a repeat of a submission under the same key records nothing new and answers the first submission, with replayed set and the header Idempotent-Replayed; the same key with a different submission answers 409. A key is held as long as its batch or job exists."`
+}
+
+// submitCaller is the caller of a submitting request, with its
+// Idempotency-Key header checked.
+func (s *server) submitCaller(c echo.Context) (hub.Caller, error) {
+	caller := s.caller(c)
+	keys := c.Request().Header.Values(headerIdempotencyKey)
+	switch {
+	case len(keys) > 1:
+		return caller, jobs.FieldError(jobs.IdempotencyField, "must be sent once, not %d times", len(keys))
+	case len(keys) == 1:
+		if err := jobs.CheckIdempotencyKey(keys[0]); err != nil {
+			return caller, err
+		}
+		caller.IdempotencyKey = keys[0]
+	}
+	return caller, nil
+}
+
+// accepted answers a submission: 202 with its batch or job, marked when
+// it repeats an earlier one.
+func accepted(c echo.Context, replayed bool, resp any) error {
+	if replayed {
+		c.Response().Header().Set(headerReplayed, "true")
+	}
+	return c.JSON(http.StatusAccepted, resp)
+}
+
 // submitBatch takes a batch as JSON with its ligands inline, or as a
 // multipart upload of a library file.
 func (s *server) submitBatch(c echo.Context) error {
 	ctx := c.Request().Context()
 	kind, err := kindOf(c.Request(), true)
+	if err != nil {
+		return err
+	}
+	caller, err := s.submitCaller(c)
 	if err != nil {
 		return err
 	}
@@ -41,10 +83,10 @@ func (s *server) submitBatch(c echo.Context) error {
 		if err := decodeJSON(c.Request().Body, &req); err != nil {
 			return err
 		}
-		if resp, err = s.Service.SubmitBatch(ctx, s.caller(c), req); err != nil {
+		if resp, err = s.Service.SubmitBatch(ctx, caller, req); err != nil {
 			return err
 		}
-		return c.JSON(http.StatusAccepted, resp)
+		return accepted(c, resp.Replayed, resp)
 	}
 	up, err := parseUpload(c)
 	if err != nil {
@@ -63,10 +105,10 @@ func (s *server) submitBatch(c echo.Context) error {
 		return err
 	}
 	defer f.Close()
-	if resp, err = s.Service.SubmitLibrary(ctx, s.caller(c), req, f, name); err != nil {
+	if resp, err = s.Service.SubmitLibrary(ctx, caller, req, f, name); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, resp)
+	return accepted(c, resp.Replayed, resp)
 }
 
 // submitForm reads a library submission's fields: the JSON part request,
@@ -170,13 +212,17 @@ func (s *server) validateLigands(c echo.Context) error {
 
 // predict takes one prediction.
 func (s *server) predict(c echo.Context) error {
+	caller, err := s.submitCaller(c)
+	if err != nil {
+		return err
+	}
 	var req api.PredictRequest
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	resp, err := s.Service.Predict(c.Request().Context(), s.caller(c), req)
+	resp, err := s.Service.Predict(c.Request().Context(), caller, req)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, resp)
+	return accepted(c, resp.Replayed, resp)
 }

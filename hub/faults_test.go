@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,18 +27,22 @@ import (
 // and a batch the caller was not answered for is either cancelled (the
 // service could not write its files) or comes from a submission that
 // landed while it reported a failure, or from a cancel that did not land:
-// exactly those, so a retry after an ambiguous failure is the only way a
-// submission is doubled (the API has no idempotency key yet).
+// exactly those, so without an idempotency key a retry after an ambiguous
+// failure doubles a submission. With a key (the caller's retries send the
+// same one, and a new one only when told the key's batch was cancelled)
+// nothing is doubled: every batch stored is answered or cancelled.
 func TestSubmitUnderFaults(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-			t.Parallel()
-			submitUnderFaults(t, seed)
-		})
+	for _, keyed := range []bool{false, true} {
+		for _, seed := range []uint64{1, 2, 3} {
+			t.Run(fmt.Sprintf("keyed=%v/seed%d", keyed, seed), func(t *testing.T) {
+				t.Parallel()
+				submitUnderFaults(t, seed, keyed)
+			})
+		}
 	}
 }
 
-func submitUnderFaults(t *testing.T, seed uint64) {
+func submitUnderFaults(t *testing.T, seed uint64, keyed bool) {
 	ctx := context.Background()
 	clock := jobstest.NewClock(t0)
 	inner, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "jobs.db"), jobs.Config{Clock: clock}, sqlite.Options{})
@@ -58,19 +63,35 @@ func submitUnderFaults(t *testing.T, seed uint64) {
 
 	const submissions = 40
 	answered := map[string]string{} // batch -> job name
-	tries := 0
+	tries, replays, newKeys := 0, 0, 0
 	for i := range submissions {
 		req := vinaBatch(library...)
 		req.JobName = fmt.Sprintf("screen %02d", i)
+		c := caller
+		if keyed {
+			c.IdempotencyKey = fmt.Sprintf("screen-%02d", i)
+		}
 		for try := 0; ; try++ {
 			if try == 30 {
 				t.Fatalf("seed %d: %s not answered after 30 tries; %s", seed, req.JobName, faults)
 			}
 			tries++
-			r, err := svc.SubmitBatch(ctx, caller, req)
+			r, err := svc.SubmitBatch(ctx, c, req)
 			if err == nil {
+				if _, twice := answered[r.BatchID]; twice {
+					t.Fatalf("seed %d: batch %s answered for two submissions", seed, r.BatchID)
+				}
 				answered[r.BatchID] = req.JobName
+				if r.Replayed {
+					replays++
+				}
 				break
+			}
+			var je *jobs.Error
+			if keyed && errors.As(err, &je) && je.Code == jobs.ErrConflict && je.Field == jobs.IdempotencyField {
+				newKeys++
+				c.IdempotencyKey = fmt.Sprintf("screen-%02d-%d", i, try)
+				continue
 			}
 			if !jobstest.IsInjected(err) && !errorsFromFault(err) {
 				t.Fatalf("seed %d: %s: an error no fault explains: %v", seed, req.JobName, err)
@@ -116,11 +137,15 @@ func submitUnderFaults(t *testing.T, seed uint64) {
 	// did not land.
 	hidden := faults.Hidden("Submit")
 	lostCancels := faults.Calls("BatchCancel") - faults.Landed("BatchCancel")
-	if live != hidden+lostCancels {
+	switch {
+	case keyed && live != 0:
+		t.Errorf("seed %d: %d unanswered batches are live under idempotency keys; %d submissions landed unseen and %d cancels did not land",
+			seed, live, hidden, lostCancels)
+	case !keyed && live != hidden+lostCancels:
 		t.Errorf("seed %d: %d unanswered batches are live; %d submissions landed unseen and %d cancels did not land", seed, live, hidden, lostCancels)
 	}
-	t.Logf("seed %d: %d submissions answered in %d tries; %d batches stored: %d answered, %d cancelled for want of files, %d live and unanswered (%d submits landed unseen, %d cancels lost); %s",
-		seed, submissions, tries, len(all), len(answered), len(all)-len(answered)-live, live, hidden, lostCancels, faults)
+	t.Logf("seed %d keyed %v: %d submissions answered in %d tries (%d replays, %d new keys); %d batches stored: %d answered, %d cancelled for want of files, %d live and unanswered (%d submits landed unseen, %d cancels lost); %s",
+		seed, keyed, submissions, tries, replays, newKeys, len(all), len(answered), len(all)-len(answered)-live, live, hidden, lostCancels, faults)
 }
 
 // errorsFromFault reports whether a submission error comes from an

@@ -49,6 +49,10 @@ type Caller struct {
 	MaxRunning int
 	// RequestID is kept on the jobs so that runner logs join the request.
 	RequestID string
+	// IdempotencyKey, when set, makes a submission that repeats an earlier
+	// one under the same key answer the earlier one instead of submitting
+	// the work again (see jobs.Store.Submit).
+	IdempotencyKey string
 }
 
 // Download is a file to send. Everything that can fail before the first

@@ -347,7 +347,12 @@ func (s *Service) submitBatch(ctx context.Context, c Caller, p *plan, valid []ch
 	parent, err := s.store.Submit(ctx, jobs.Submission{
 		UserID: c.UserID, Model: p.info.Name, ModelVersion: p.info.Version, Name: name, Input: input,
 		Children: children, MaxRunning: c.MaxRunning, RequestID: c.RequestID, TraceContext: tracing.Inject(ctx), Webhook: p.webhook,
+		IdempotencyKey: c.IdempotencyKey,
 	})
+	var earlier *jobs.SubmittedError
+	if errors.As(err, &earlier) {
+		return s.replayBatch(ctx, earlier.Job, len(children), p.info, dropped)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -360,6 +365,29 @@ func (s *Service) submitBatch(ctx context.Context, c Caller, p *plan, valid []ch
 	}
 	return &api.SubmitBatchResponse{BatchID: parent.ID, StatusURL: batchURL(parent.ID), ResultsURL: resultsURL(parent.ID),
 		TotalJobs: len(children), Dropped: dropped}, nil
+}
+
+// replayBatch answers a batch submission that repeats an earlier one under
+// the same idempotency key with the earlier batch, as the first answer
+// would have. A batch whose files are missing had its first answer cut
+// short between the store and the files (a crash, a lost write): they are
+// written now. A cancelled batch is not answered as if it were running:
+// it was cancelled because its files could not be written (or by its
+// owner since), which is a conflict that a new key resolves.
+func (s *Service) replayBatch(ctx context.Context, parent *jobs.Job, n int, info gpu.Info, dropped []api.LigandCheck) (*api.SubmitBatchResponse, error) {
+	if parent.Status == jobs.StatusCancelled || parent.CancelRequested {
+		return nil, &jobs.Error{Code: jobs.ErrConflict, Field: jobs.IdempotencyField, Message: fmt.Sprintf(
+			"the batch %s submitted under this key was cancelled; submit again with a new key", parent.ID)}
+	}
+	_, err := s.results.Size(ctx, results.BatchDir(parent.ID)+"/"+results.FileBatchIndex)
+	if jobs.IsCode(err, jobs.ErrNotFound) {
+		err = s.writeBatchStart(ctx, parent, n, info)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("submit: files of batch %s: %w", parent.ID, err)
+	}
+	return &api.SubmitBatchResponse{BatchID: parent.ID, StatusURL: batchURL(parent.ID), ResultsURL: resultsURL(parent.ID),
+		TotalJobs: n, Dropped: dropped, Replayed: true}, nil
 }
 
 // writeBatchStart writes batch_index.json and batch_metadata.json.
@@ -411,9 +439,12 @@ func (s *Service) Predict(ctx context.Context, c Caller, req api.PredictRequest)
 	}
 	j, err := s.store.Submit(ctx, jobs.Submission{UserID: c.UserID, Model: p.info.Name, ModelVersion: p.info.Version,
 		Name: name, Input: raw, ContentKey: key, MaxRunning: c.MaxRunning, RequestID: c.RequestID,
-		TraceContext: tracing.Inject(ctx)})
-	if err != nil {
+		TraceContext: tracing.Inject(ctx), IdempotencyKey: c.IdempotencyKey})
+	var earlier *jobs.SubmittedError
+	if errors.As(err, &earlier) {
+		j = earlier.Job
+	} else if err != nil {
 		return nil, err
 	}
-	return &api.PredictResponse{JobID: j.ID, Status: string(j.Status), StatusURL: jobURL(j.ID)}, nil
+	return &api.PredictResponse{JobID: j.ID, Status: string(j.Status), StatusURL: jobURL(j.ID), Replayed: earlier != nil}, nil
 }

@@ -49,7 +49,8 @@ type Operation struct {
 	Auth        bool // needs a bearer token or the session cookie
 	// Query is a struct value whose fields tagged `query:"name"` (or
 	// `query:"name,required"`) are query parameters and whose fields tagged
-	// `path:"name"` document path parameters. `doc` and `enum` tags apply.
+	// `path:"name"` document path parameters, and fields tagged
+	// `header:"Name"` optional request headers. `doc` and `enum` tags apply.
 	Query any
 	Body  any // JSON request body type; nil for none
 	// Multipart documents a multipart/form-data body, alone or as an
@@ -376,7 +377,8 @@ func (d *Document) queryParams(e *opEntry, pathParams []string) error {
 	walk = func(t reflect.Type) error {
 		for i := 0; i < t.NumField(); i++ {
 			sf := t.Field(i)
-			if sf.Anonymous && deref(sf.Type).Kind() == reflect.Struct && sf.Tag.Get("query") == "" && sf.Tag.Get("path") == "" {
+			if sf.Anonymous && deref(sf.Type).Kind() == reflect.Struct && sf.Tag.Get("query") == "" && sf.Tag.Get("path") == "" &&
+				sf.Tag.Get("header") == "" {
 				if err := walk(deref(sf.Type)); err != nil {
 					return err
 				}
@@ -392,6 +394,15 @@ func (d *Document) queryParams(e *opEntry, pathParams []string) error {
 				if vals := splitList(sf.Tag.Get("enum")); len(vals) > 0 {
 					p.Schema.Enum = stringsToAny(vals)
 				}
+				continue
+			}
+			if name, ok := sf.Tag.Lookup("header"); ok {
+				if name == "" || seen["header "+name] {
+					return fmt.Errorf("header field %s: no name or a duplicate", sf.Name)
+				}
+				seen["header "+name] = true
+				e.params = append(e.params, specParam{Name: name, In: "header", Description: sf.Tag.Get("doc"),
+					Schema: &Schema{Type: "string"}})
 				continue
 			}
 			tag, ok := sf.Tag.Lookup("query")

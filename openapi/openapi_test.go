@@ -63,6 +63,7 @@ type ResultsQuery struct {
 	Sort    string   `query:"sort,required" enum:"affinity,name"`
 	Fields  []string `query:"field"`
 	Ignored string
+	Key     string `header:"Idempotency-Key" doc:"Repeats answer the first."`
 }
 
 type SubmitRequest struct {
@@ -363,6 +364,7 @@ func TestPathsAndParameters(t *testing.T) {
 		{"cursor", "query", false, ""},
 		{"sort", "query", true, ""},
 		{"field", "query", false, ""},
+		{"Idempotency-Key", "header", false, "Repeats answer the first."},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parameters\n got %v\nwant %v", got, want)

@@ -26,6 +26,9 @@ const (
 	FieldLigands = "ligands"
 	FieldFile    = "file"
 	FieldDrop    = "drop_invalid"
+	// FieldSubmission carries the form's submission key: a form sent twice
+	// (a double click, a resend after a lost answer) submits once.
+	FieldSubmission = "submission_key"
 	// FieldReceptor is a model's uploaded structure (a Top field).
 	FieldReceptor = "receptor"
 	// paramPrefix prefixes the form names of a model's parameters, so that
@@ -112,6 +115,9 @@ type NewJobView struct {
 	// cannot fill a file input again, so the page names it.
 	FileName    string
 	DropInvalid bool
+	// SubmissionKey is the idempotency key of this form: new for each
+	// blank form, kept while the same form is corrected and sent again.
+	SubmissionKey string
 	// Values are the typed values of the model's fields, by field name;
 	// a field without one shows its default.
 	Values map[string]string
