@@ -141,6 +141,19 @@ func enginesOf(dir string) []string {
 // to the environment, and returns its address and the local user's token.
 func startServer(t *testing.T, bin, data string, env ...string) (string, string) {
 	t.Helper()
+	_, url := serveProcess(t, bin, data, env...)
+	token, err := os.ReadFile(filepath.Join(data, "local-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(url, "http://"), strings.TrimSpace(string(token))
+}
+
+// serveProcess runs `omtx serve` without workers on data, with env added
+// to the environment and its log in data/serve.log, until the test ends
+// (SIGTERM), and returns the process and the URL it serves on.
+func serveProcess(t *testing.T, bin, data string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
 	logf, err := os.Create(filepath.Join(data, "serve.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -161,22 +174,18 @@ func startServer(t *testing.T, bin, data string, env ...string) (string, string)
 		logf.Close()
 	})
 	sc := bufio.NewScanner(out)
-	var addr string
+	var url string
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "OMTX-Hub serving on "); ok {
-			addr = strings.TrimPrefix(strings.Fields(rest)[0], "http://")
+			url = strings.Fields(rest)[0]
 			break
 		}
 	}
 	go io.Copy(io.Discard, out)
-	if addr == "" {
+	if url == "" {
 		t.Fatalf("serve printed no address: %v", sc.Err())
 	}
-	token, err := os.ReadFile(filepath.Join(data, "local-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr, strings.TrimSpace(string(token))
+	return cmd, url
 }
 
 // The FDA kinase inhibitors and aspirin against ABL1, with real Vina:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,11 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -223,37 +220,8 @@ type soakServer struct {
 // goes to data/serve.log.
 func startSoakServer(t *testing.T, bin, data string) *soakServer {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(data, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--workers", "0")
-	cmd.Stderr = logf
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		logf.Close()
-	})
-	sc := bufio.NewScanner(out)
-	var addr string
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "OMTX-Hub serving on "); ok {
-			addr = strings.Fields(rest)[0]
-			break
-		}
-	}
-	go io.Copy(io.Discard, out)
-	if addr == "" {
-		t.Fatalf("serve printed no address: %v", sc.Err())
-	}
-	return &soakServer{cmd: cmd, url: addr}
+	cmd, url := serveProcess(t, bin, data)
+	return &soakServer{cmd: cmd, url: url}
 }
 
 var (
