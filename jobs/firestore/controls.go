@@ -265,11 +265,21 @@ func (t *txn) retryChild(p *parentState, j *jobState) error {
 }
 
 // BatchDelete implements jobs.Store. One transaction checks that the
-// batch may go and hides it (phase "deleting"); then its result-cache
-// entries, changes, children and progress go in chunks, and the parent
-// last. A delete cut short stays hidden and JobRescue finishes it.
+// batch may go, hides it (phase "deleting") and frees its idempotency key;
+// then its result-cache entries, changes, children and progress go in
+// chunks, and the parent last. A delete cut short stays hidden and
+// JobRescue finishes it.
 func (s *Store) BatchDelete(ctx context.Context, userID, batchID string) error {
-	err := s.update(ctx, userID, func(t *txn) error {
+	if err := s.hideForDelete(ctx, userID, batchID); err != nil {
+		return wrap(err, "delete batch %s", batchID)
+	}
+	return wrap(s.purge(ctx, userID, batchID), "delete batch %s", batchID)
+}
+
+// hideForDelete is BatchDelete's first step: it checks that the batch may
+// go, hides it and frees its idempotency key.
+func (s *Store) hideForDelete(ctx context.Context, userID, batchID string) error {
+	return s.update(ctx, userID, func(t *txn) error {
 		p, err := t.userBatch(userID, batchID)
 		if err != nil {
 			return err
@@ -287,16 +297,13 @@ func (s *Store) BatchDelete(ctx context.Context, userID, batchID string) error {
 		}
 		d.Phase, d.UpdatedAt = phaseDeleting, t.now
 		p.dirty = true
-		return nil
+		return t.freeKey(&p.jobState)
 	})
-	if err != nil {
-		return wrap(err, "delete batch %s", batchID)
-	}
-	return wrap(s.purge(ctx, userID, batchID), "delete batch %s", batchID)
 }
 
 // JobDelete implements jobs.Store. An individual job has few changes, so
-// the job, its changes and its result-cache entry go in one transaction.
+// the job, its changes, its result-cache entry and its idempotency key go
+// in one transaction.
 func (s *Store) JobDelete(ctx context.Context, userID, jobID string) error {
 	defer s.lockUser(userID)()
 	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -335,13 +342,10 @@ func (s *Store) JobDelete(ctx context.Context, userID, jobID string) error {
 		for _, c := range changes {
 			refs = append(refs, c.Ref)
 		}
-		keys, err := tx.Documents(s.keysCol().Where("job_id", "==", jobID).Select()).GetAll()
-		if err != nil {
+		if err := t.freeKey(j); err != nil {
 			return err
 		}
-		for _, k := range keys {
-			refs = append(refs, k.Ref)
-		}
+		refs = append(refs, t.freed...)
 		for _, ref := range refs {
 			if err := tx.Delete(ref); err != nil {
 				return err
@@ -357,7 +361,6 @@ func (s *Store) JobDelete(ctx context.Context, userID, jobID string) error {
 // short can be run again.
 func (s *Store) purge(ctx context.Context, userID, batchID string) error {
 	qs := []firestore.Query{
-		s.keysCol().Where("job_id", "==", batchID),
 		s.root.Collection("results").Where("batch_id", "==", batchID),
 		s.changesCol(userID).Where("batch_id", "==", batchID),
 		s.jobsCol().Where("batch_id", "==", batchID).Where("type", "==", string(jobs.TypeBatchChild)),

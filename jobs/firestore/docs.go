@@ -52,6 +52,9 @@ type jobDoc struct {
 	// Ord is the user's submission number: it orders jobs submitted at
 	// the same instant, as insertion order does in SQL.
 	Ord int64 `firestore:"ord"`
+	// IdempotencyKey is the key the job (individual) or batch (parent)
+	// was submitted under, so that deleting it frees the key.
+	IdempotencyKey string `firestore:"idempotency_key,omitempty"`
 
 	// Batch parents only. Total is the number of children, for people
 	// reading the database; progress comes from the shards.

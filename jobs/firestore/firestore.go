@@ -24,9 +24,9 @@
 //
 // Job ids are random UUIDs, as in jobs/sqlite; userKey, resultKey and
 // keyKey are SHA-256 digests of the user id (and content or idempotency
-// key), so no document id grows
-// monotonically and any user id is a valid document id. Times are Unix
-// nanoseconds from the injected jobs.Clock, never server timestamps.
+// key), so no document id grows monotonically and any user id is a valid
+// document id. Times are Unix nanoseconds from the injected jobs.Clock,
+// never server timestamps.
 //
 // # Transactions
 //
@@ -71,6 +71,18 @@
 // children in chunks. A sweep that did not finish (the process died) is
 // resumed by JobRescue after Options.StaleAfter. While a sweep runs, the
 // batch does not end; the sweep's last step ends it when nothing is open.
+//
+// # Idempotency keys
+//
+// A submission under an idempotency key is looked up before anything is
+// written, so that a repeat writes nothing. The key's document is
+// created in the transaction that makes the work visible (the individual
+// job's, or the one that shows a batch), which reads it again: of two
+// submissions that raced past the look-up, the later finds the key held,
+// fails, and, for a batch, deletes what it wrote. A key's document names
+// its job, and the job names its key, so the transaction that deletes an
+// individual job, or hides a batch to delete it, deletes the key's
+// document too; a key whose job is gone or hidden holds nothing.
 //
 // # Indexes
 //

@@ -36,29 +36,40 @@ func (s *Store) Submit(ctx context.Context, sub jobs.Submission) (*jobs.Job, err
 	if sub.MaxAttempts == 0 {
 		sub.MaxAttempts = jobs.DefaultMaxAttempts
 	}
-	// A repeat is answered before anything is written; one that races
-	// the first submission is caught in the transaction that shows it.
-	held, err := s.heldKey(ctx, sub)
-	if err != nil {
-		return nil, wrap(err, "submit")
+	for attempt := 1; ; attempt++ {
+		// A repeat is answered before anything is written; one that races
+		// the first submission is caught in the transaction that shows it.
+		held, err := s.heldKey(ctx, sub)
+		if err != nil {
+			return nil, wrap(err, "submit")
+		}
+		if held == nil {
+			var j *jobs.Job
+			if sub.IsBatch() {
+				j, err = s.submitBatch(ctx, sub)
+			} else {
+				j, err = s.submitIndividual(ctx, sub)
+			}
+			var race *keyHeldError
+			if !errors.As(err, &race) {
+				if err != nil {
+					return nil, wrap(err, "submit")
+				}
+				return j, nil
+			}
+			held = &race.key
+		}
+		err = s.replay(ctx, sub, *held)
+		if !jobs.IsCode(err, jobs.ErrNotFound) {
+			return nil, err
+		}
+		// The key's holder was deleted since it was found, which frees
+		// the key: look again.
+		if attempt == replayAttempts {
+			return nil, &jobs.Error{Code: jobs.ErrConflict, Field: jobs.IdempotencyField,
+				Message: "is held by a submission being deleted; try again"}
+		}
 	}
-	if held != nil {
-		return nil, s.replay(ctx, sub, *held)
-	}
-	var j *jobs.Job
-	if sub.IsBatch() {
-		j, err = s.submitBatch(ctx, sub)
-	} else {
-		j, err = s.submitIndividual(ctx, sub)
-	}
-	var race *keyHeldError
-	if errors.As(err, &race) {
-		return nil, s.replay(ctx, sub, race.key)
-	}
-	if err != nil {
-		return nil, wrap(err, "submit")
-	}
-	return j, nil
 }
 
 // validate checks a submission before anything is written, so that a bad
@@ -86,10 +97,14 @@ func validate(sub jobs.Submission) error {
 
 // newJobDoc is the document of a new pending job of a submission.
 func newJobDoc(sub jobs.Submission, typ jobs.Type, now int64) jobDoc {
-	return jobDoc{UserID: sub.UserID, Type: string(typ), Model: sub.Model, ModelVersion: sub.ModelVersion,
+	d := jobDoc{UserID: sub.UserID, Type: string(typ), Model: sub.Model, ModelVersion: sub.ModelVersion,
 		Name: sub.Name, NameLower: asciiLower(sub.Name), Input: sub.Input, ContentKey: sub.ContentKey,
 		Status: string(jobs.StatusPending), MaxAttempts: int64(sub.MaxAttempts), AvailableAt: now,
 		RequestID: sub.RequestID, TraceContext: sub.TraceContext, CreatedAt: now, UpdatedAt: now}
+	if typ != jobs.TypeBatchChild {
+		d.IdempotencyKey = sub.IdempotencyKey
+	}
+	return d
 }
 
 func (s *Store) submitIndividual(ctx context.Context, sub jobs.Submission) (*jobs.Job, error) {

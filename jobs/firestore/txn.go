@@ -28,6 +28,8 @@ type txn struct {
 	changes []changeWrite
 	results []resultWrite
 	keys    []keyWrite
+	// freed are idempotency keys released by jobs deleted here.
+	freed []*firestore.DocumentRef
 	// ended lists the batches some of whose children ended here, with
 	// their number of shards; their milestones are checked after the
 	// commit.
@@ -495,6 +497,11 @@ func (t *txn) flush() error {
 	}
 	for _, k := range t.keys {
 		set(k.ref, &k.doc)
+	}
+	for _, ref := range t.freed {
+		if err == nil {
+			err = t.tx.Delete(ref)
+		}
 	}
 	for _, c := range t.changes {
 		if err == nil {
