@@ -63,10 +63,13 @@ func (s *server) newJobView(c echo.Context, model string) views.NewJobView {
 		targets = BundledTargets(nil)
 	}
 	v := views.NewJobView{Models: s.Service.Models(c.Request().Context()).Models, Targets: targets,
-		Values: map[string]string{}, Errors: map[string]string{}, SubmissionKey: "form-" + uuid.NewString()}
+		Values: map[string]string{}, Errors: map[string]string{}, SubmissionKey: newFormKey()}
 	v.Model = chooseModel(v.Models, model)
 	return v
 }
+
+// newFormKey is the idempotency key of a new submission from the form.
+func newFormKey() string { return "form-" + uuid.NewString() }
 
 // chooseModel is the named model if listed; otherwise the first model
 // that runs here and screens ligands, the first that runs here, or the
@@ -462,7 +465,7 @@ func (s *server) submitNewJob(c echo.Context, _ *principal) error {
 	if je := (*jobs.Error)(nil); errors.As(err, &je) && je.Field == jobs.IdempotencyField {
 		// The form was sent before with other values (back, edit, send) or
 		// its batch was cancelled since: this is a new submission.
-		caller.IdempotencyKey = "form-" + uuid.NewString()
+		caller.IdempotencyKey = newFormKey()
 		resp, err = submit()
 	}
 	if err == nil {
